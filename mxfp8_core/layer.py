@@ -1,0 +1,125 @@
+"""``Mxfp8Linear``: an ``nn.Module`` whose weight is MXFP8 and whose GEMM is a plugin kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .config import ACT_DTYPES, Mxfp8LinearLayerConfig
+from .format import BLOCK_SIZE, quantize_mxfp8
+from .kernel import Mxfp8LinearKernel
+from .platform import current_target
+from .selection import Selection, select_kernel
+
+
+class Mxfp8Linear(nn.Module):
+    """``y = x @ dequantize(weight, weight_scale).T + bias`` through the best kernel.
+
+    Lifecycle, as in inference engines: construct (tensors uninitialised), load the
+    checkpoint into ``weight`` (float8_e4m3fn ``[N, K]``), ``weight_scale`` (uint8 E8M0
+    ``[N, K/32]``) and ``bias``, then call :meth:`process_weights_after_loading` once:
+    it selects the kernel for the layer's device and lets the kernel repack the
+    weights. ``forward`` accepts ``[..., K]`` inputs in ``act_dtype``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        act_dtype: torch.dtype = torch.bfloat16,
+        out_dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = Mxfp8LinearLayerConfig(in_features, out_features, act_dtype, out_dtype, has_bias=bool(bias))
+        n, k = out_features, in_features
+        self.weight = nn.Parameter(torch.empty(n, k, dtype=torch.float8_e4m3fn, device=device), requires_grad=False)
+        self.weight_scale = nn.Parameter(
+            torch.empty(n, k // BLOCK_SIZE, dtype=torch.uint8, device=device), requires_grad=False
+        )
+        if bias:
+            self.bias = nn.Parameter(torch.empty(n, dtype=self.config.out_dtype, device=device), requires_grad=False)
+        else:
+            self.register_parameter("bias", None)
+        self.kernel: Mxfp8LinearKernel | None = None
+        self.selection: Selection | None = None
+
+    @property
+    def in_features(self) -> int:
+        return self.config.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.config.out_features
+
+    @classmethod
+    def from_linear(
+        cls,
+        linear: nn.Linear,
+        *,
+        rounding: str = "rceil",
+        act_dtype: torch.dtype | None = None,
+        out_dtype: torch.dtype | None = None,
+        kernels: str | Sequence[str] | None = None,
+        disabled: str | Sequence[str] | None = None,
+    ) -> "Mxfp8Linear":
+        """Quantize ``linear``'s weight to MXFP8 and return a ready layer on its device.
+
+        ``act_dtype`` defaults to the linear layer's dtype. ``kernels``/``disabled`` are
+        passed to :func:`~mxfp8_core.select_kernel`.
+        """
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"from_linear expects an nn.Linear, got {type(linear).__name__}")
+        weight = linear.weight.detach()
+        act_dtype = act_dtype or weight.dtype
+        if act_dtype not in ACT_DTYPES:
+            raise TypeError(
+                f"from_linear: the layer's dtype {weight.dtype} is not an activation dtype; "
+                f"pass act_dtype= one of {', '.join(str(d) for d in ACT_DTYPES)}"
+            )
+        data, scales = quantize_mxfp8(weight, rounding=rounding)
+        layer = cls(
+            linear.in_features, linear.out_features, linear.bias is not None,
+            act_dtype=act_dtype, out_dtype=out_dtype, device=weight.device,
+        )
+        layer.weight.data = data
+        layer.weight_scale.data = scales
+        if linear.bias is not None:
+            layer.bias.data = linear.bias.detach().to(layer.config.out_dtype).clone()
+        layer.process_weights_after_loading(kernels=kernels, disabled=disabled)
+        return layer
+
+    def process_weights_after_loading(
+        self,
+        *,
+        kernels: str | Sequence[str] | None = None,
+        disabled: str | Sequence[str] | None = None,
+    ) -> Selection:
+        """Select the kernel for this layer's device and let it process the loaded
+        weights. On failure the layer is left as it was; a second call is a no-op."""
+        if self.kernel is not None:
+            return self.selection
+        selection = select_kernel(
+            self.config, capability=current_target(self.weight.device), kernels=kernels, disabled=disabled
+        )
+        kernel = selection.kernel(self.config)
+        kernel.process_weights_after_loading(self)
+        self.kernel, self.selection = kernel, selection
+        return selection
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = self.kernel
+        if kernel is None:
+            raise RuntimeError(
+                "Mxfp8Linear: weights are not processed yet; call process_weights_after_loading() "
+                "after loading the checkpoint"
+            )
+        return kernel.apply_weights(self, x, self.bias)
+
+    def extra_repr(self) -> str:
+        kernel = self.kernel.name if self.kernel is not None else "not selected"
+        return f"{self.config.describe()}, kernel={kernel}"

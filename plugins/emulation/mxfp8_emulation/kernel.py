@@ -1,0 +1,87 @@
+"""The emulation kernel: dequantize, then ``F.linear`` in the activation dtype.
+
+Two weight modes (``weights=`` or ``MXFP8_EMULATION_WEIGHTS``):
+
+- ``"mxfp8"`` (default): the layer keeps its MXFP8 weight (1.03 bytes a weight) and
+  dequantizes it on every call. Choosing MXFP8 is choosing its memory footprint, so the
+  fallback keeps it; it costs a dequantization per call.
+- ``"dequantized"``: dequantize once at load into the activation dtype (2 bytes a weight
+  for bf16/fp16); calls run at plain ``F.linear`` speed.
+
+Two activation modes (``activations=`` or ``MXFP8_EMULATION_ACTIVATIONS``):
+
+- ``"unquantized"`` (default): activations are used as given, the numerics of a
+  weight-only (W8A16) kernel such as marlin.
+- ``"mxfp8"``: activations are quantized to MXFP8 (rceil, as NVIDIA hardware does) and
+  dequantized first, so the numerics match a W8A8 kernel such as flashinfer_cutlass.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+from mxfp8_core import Mxfp8LinearKernel, Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
+from mxfp8_core.kernel import ACT_QUANT_TOLERANCE
+
+ENV_WEIGHTS = "MXFP8_EMULATION_WEIGHTS"
+ENV_ACTIVATIONS = "MXFP8_EMULATION_ACTIVATIONS"
+WEIGHT_MODES = ("mxfp8", "dequantized")
+ACTIVATION_MODES = ("unquantized", "mxfp8")
+_DTYPES = frozenset({torch.bfloat16, torch.float16, torch.float32})
+
+
+def _mode(value: str | None, env: str, allowed: tuple[str, ...]) -> str:
+    source = "argument" if value is not None else env
+    value = value if value is not None else (os.environ.get(env) or allowed[0])
+    if value not in allowed:
+        raise ValueError(f"emulation kernel: {source} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+class EmulationKernel(Mxfp8LinearKernel):
+    """Dequantize-then-matmul in PyTorch; lowest priority, runs on any device."""
+
+    name = "emulation"
+    priority = 0
+    scheme = "emulated"
+    devices = None
+    act_dtypes = _DTYPES
+    out_dtypes = _DTYPES
+
+    def __init__(
+        self, config: Mxfp8LinearLayerConfig, *, weights: str | None = None, activations: str | None = None
+    ) -> None:
+        super().__init__(config)
+        self.weights = _mode(weights, ENV_WEIGHTS, WEIGHT_MODES)
+        self.activations = _mode(activations, ENV_ACTIVATIONS, ACTIVATION_MODES)
+
+    @classmethod
+    def tolerance(cls, config: Mxfp8LinearLayerConfig) -> float:
+        bound = super().tolerance(config)
+        if _mode(None, ENV_ACTIVATIONS, ACTIVATION_MODES) == "mxfp8":
+            bound += ACT_QUANT_TOLERANCE
+        return bound
+
+    def prepare_weights(self, weight, weight_scale):
+        if self.weights == "mxfp8":
+            return {}
+        return {"weight": dequantize_mxfp8(weight, weight_scale, self.config.act_dtype), "weight_scale": None}
+
+    def apply_2d(self, layer, x, bias):
+        config = self.config
+        if self.weights == "mxfp8":
+            weight = dequantize_mxfp8(layer.weight, layer.weight_scale, config.act_dtype)
+        else:
+            weight = layer.weight
+        if self.activations == "mxfp8":
+            x = dequantize_mxfp8(*quantize_mxfp8(x), config.act_dtype)
+        if config.out_dtype == config.act_dtype:
+            return F.linear(x, weight, bias)
+        y = F.linear(x, weight).to(config.out_dtype)
+        return y if bias is None else y.add_(bias)
+
+    def __repr__(self) -> str:
+        return f"EmulationKernel(weights={self.weights!r}, activations={self.activations!r}, {self.config.describe()})"
