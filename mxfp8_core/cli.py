@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -140,6 +141,8 @@ def _overrides(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # These commands print plugin load errors themselves; don't log each one again.
+    logging.getLogger("mxfp8_core").setLevel(logging.ERROR if args.command in ("plugins", "explain") else logging.WARNING)
     try:
         return args.run(args)
     except (Mxfp8Error, ValueError, TypeError) as error:

@@ -282,7 +282,8 @@ def _entry_points() -> list[metadata.EntryPoint]:
 def _format_exc(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    message = " ".join(str(exc).split())  # one line, whatever the plugin raised
+    return f"{type(exc).__name__}: {message}{where}"
 
 
 _default: PluginRegistry | None = None

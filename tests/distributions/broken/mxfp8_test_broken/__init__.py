@@ -1,0 +1,1 @@
+"""Plugins that misbehave in every way the host must survive."""

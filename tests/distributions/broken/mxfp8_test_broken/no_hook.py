@@ -1,0 +1,3 @@
+"""A plugin module that implements no hook."""
+
+VALUE = 1

@@ -1,0 +1,83 @@
+"""The mxfp8 command line, run as a user would (fresh processes)."""
+
+from __future__ import annotations
+
+import json
+
+from conftest_helpers import run_cli
+
+
+def test_plugins_lists_installed_plugins_and_kernels():
+    out = run_cli("plugins")
+    assert out.returncode == 0, out.stderr
+    assert "emulation" in out.stdout and "mxfp8-emulation 0.1.0" in out.stdout
+    assert "Kernels on this machine (CPU)" in out.stdout
+
+
+def test_plugins_json_shows_load_errors(test_site):
+    out = run_cli("plugins", "--json", site=test_site)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    plugins = {p["name"]: p for p in data["plugins"]}
+    assert plugins["thirdparty"]["distribution"] == "mxfp8-test-thirdparty"
+    assert plugins["thirdparty"]["kernels"] == ["thirdparty_fp32"]
+    assert plugins["import_error"]["errors"][0].startswith("import failed: RuntimeError: this plugin fails at import")
+    kernels = {k["name"]: k for k in data["kernels"]}
+    assert kernels["emulation"]["supported_here"] is True
+    assert data["autoload"] is True and data["strict"] is False
+    assert out.stderr == ""  # errors are in the listing, not logged again
+
+
+def test_plugins_text_marks_failures(test_site):
+    out = run_cli("plugins", site=test_site)
+    assert "FAILED" in out.stdout and "error: provides no kernels" in out.stdout
+
+
+def test_explain_for_a_planned_capability_and_cpu():
+    out = run_cli("explain", "--in-features", "4096", "--out-features", "1024", "--capability", "9.0")
+    assert out.returncode == 0, out.stderr
+    assert "on CUDA sm_90" in out.stdout and out.stdout.rstrip().endswith("chosen: " + _chosen(out.stdout))
+    out = run_cli("explain", "-k", "64", "-n", "8", "--cpu", "--dtype", "fp32", "--bias", "--json")
+    data = json.loads(out.stdout)
+    assert data["selected"] == "emulation" and data["target"]["name"] == "CPU"
+    assert data["config"] == {"in_features": 64, "out_features": 8, "act_dtype": "fp32", "out_dtype": "fp32",
+                              "has_bias": True, "bmm_batch_size": None}
+
+
+def _chosen(stdout: str) -> str:
+    return next(line.split()[1] for line in stdout.splitlines() if line.strip().startswith("selected"))
+
+
+def test_explain_errors_and_exit_codes():
+    out = run_cli("explain", "-k", "64", "-n", "8", "--kernels", "nope")
+    assert out.returncode == 2 and "unknown kernel(s) 'nope'" in out.stderr
+    out = run_cli("explain", "-k", "48", "-n", "8")
+    assert out.returncode == 2 and "must be a multiple of 32" in out.stderr
+    out = run_cli("explain", "-k", "64", "-n", "8", "--cpu", "--disabled", "emulation", "--json")
+    assert out.returncode == 1
+    data = json.loads(out.stdout)
+    assert data["selected"] is None and data["candidates"][-1]["verdict"] == "disabled"
+    out = run_cli("explain", "-k", "64", "-n", "8", "--capability", "nine")
+    assert out.returncode == 2 and "cannot read 'nine' as a capability" in out.stderr
+
+
+def test_environment_overrides_reach_the_cli(test_site):
+    out = run_cli("explain", "-k", "64", "-n", "8", "--cpu", "--dtype", "fp32", "--json",
+                  env={"MXFP8_KERNELS": "emulation"}, site=test_site)
+    assert json.loads(out.stdout)["selected"] == "emulation"
+    out = run_cli("explain", "-k", "64", "-n", "8", "--cpu", "--dtype", "fp32", "--json",
+                  env={"MXFP8_DISABLE_PLUGIN_AUTOLOAD": "1"}, site=test_site)
+    assert out.returncode == 1 and "no MXFP8 kernel is installed" in json.loads(out.stdout)["error"]
+
+
+def test_demo_runs_and_reports():
+    out = run_cli("demo", "--tokens", "4", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert len(data["layers"]) == 4 and data["target"] == "CPU"
+    assert all(layer["kernel"] == "emulation" for layer in data["layers"])
+    # MXFP8 keeps 1 + 1/32 bytes a weight (plus the bf16 biases) against bf16's 2.
+    assert 0.5 < data["mxfp8_weight_bytes"] / data["bf16_weight_bytes"] < 0.53
+    assert 0 < data["relative_error"] < 0.1
+    out = run_cli("demo", "--tokens", "4")
+    assert "output error vs the bf16 model" in out.stdout and "saved" in out.stdout

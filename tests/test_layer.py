@@ -1,0 +1,122 @@
+"""Mxfp8Linear end to end with the emulation plugin (CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import mxfp8_core
+from mxfp8_core import Mxfp8Linear, dequantize_mxfp8, quantize_mxfp8
+
+
+def reference(layer_weight, layer_scale, x, bias):
+    w = dequantize_mxfp8(layer_weight, layer_scale, torch.float32)
+    y = x.float() @ w.T
+    return y if bias is None else y + bias.float()
+
+
+def rel_err(a, b):
+    return float((a.float() - b.float()).norm() / b.float().norm())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_from_linear_runs_through_the_emulation_kernel(dtype):
+    torch.manual_seed(0)
+    linear = nn.Linear(96, 40).to(dtype)
+    data, scales = quantize_mxfp8(linear.weight.detach())
+    layer = Mxfp8Linear.from_linear(linear)
+    assert layer.selection.name == "emulation" and layer.kernel.name == "emulation"
+    assert torch.equal(layer.weight.view(torch.uint8), data.view(torch.uint8))
+    assert torch.equal(layer.weight_scale, scales)
+    assert layer.config == mxfp8_core.Mxfp8LinearLayerConfig(96, 40, dtype, has_bias=True)
+    x = torch.randn(2, 3, 96, dtype=dtype)
+    y = layer(x)
+    assert y.shape == (2, 3, 40) and y.dtype == dtype
+    bound = layer.kernel.tolerance(layer.config)
+    assert rel_err(y, reference(data, scales, x, linear.bias.detach())) <= bound
+    # MXFP8 weights stay close to the original layer: e4m3 keeps 3 mantissa bits.
+    assert rel_err(y, linear(x).detach()) < 0.05
+
+
+def test_empty_batch_and_any_leading_shape():
+    layer = Mxfp8Linear.from_linear(nn.Linear(64, 8, bias=False))
+    for shape in [(0, 64), (2, 0, 64), (64,), (1, 1, 1, 64)]:
+        y = layer(torch.randn(shape))
+        assert y.shape == (*shape[:-1], 8)
+
+
+def test_non_contiguous_input_is_not_modified():
+    torch.manual_seed(1)
+    layer = Mxfp8Linear.from_linear(nn.Linear(64, 16))
+    base = torch.randn(64, 10)
+    x = base.T  # [10, 64], non-contiguous
+    before = x.clone()
+    y = layer(x)
+    assert torch.equal(x, before)
+    assert torch.allclose(y, layer(x.contiguous()))
+
+
+def test_engine_lifecycle_load_state_dict_then_process():
+    torch.manual_seed(2)
+    source = Mxfp8Linear.from_linear(nn.Linear(128, 32))
+    state = {"weight": source.weight.detach().clone(), "weight_scale": source.weight_scale.detach().clone(),
+             "bias": source.bias.detach().clone()}
+    layer = Mxfp8Linear(128, 32, bias=True, act_dtype=torch.float32)
+    assert layer.kernel is None and "not selected" in repr(layer)
+    with pytest.raises(RuntimeError, match="call process_weights_after_loading"):
+        layer(torch.randn(1, 128))
+    layer.load_state_dict(state)
+    selection = layer.process_weights_after_loading()
+    assert selection is layer.selection and layer.process_weights_after_loading() is selection
+    x = torch.randn(5, 128)
+    assert torch.equal(layer(x), source(x))
+    assert "kernel=emulation" in repr(layer)
+
+
+def test_nan_scale_rejected_before_any_change():
+    layer = Mxfp8Linear(64, 4, act_dtype=torch.float32)
+    data, scales = quantize_mxfp8(torch.randn(4, 64))
+    scales[2, 1] = 0xFF
+    layer.weight.data, layer.weight_scale.data = data, scales
+    params = dict(layer.named_parameters())
+    with pytest.raises(ValueError, match=r"NaN scale bytes \(0xFF\) in 1 row\(s\), first row 2"):
+        layer.process_weights_after_loading()
+    assert layer.kernel is None and layer.selection is None
+    assert dict(layer.named_parameters()) == params
+
+
+def test_failed_selection_leaves_the_layer_unprocessed():
+    layer = Mxfp8Linear(64, 4, act_dtype=torch.float32)
+    layer.weight.data, layer.weight_scale.data = quantize_mxfp8(torch.randn(4, 64))
+    with pytest.raises(mxfp8_core.UnknownKernelError):
+        layer.process_weights_after_loading(kernels=["marlinn"])
+    with pytest.raises(mxfp8_core.NoKernelAvailable):
+        layer.process_weights_after_loading(disabled=["emulation"])
+    assert layer.kernel is None
+    assert layer.process_weights_after_loading().name == "emulation"
+
+
+def test_bad_inputs_raise_clear_errors():
+    layer = Mxfp8Linear.from_linear(nn.Linear(64, 8))
+    with pytest.raises(ValueError, match=r"expects input \[..., 64\] in torch.float32, got \(2, 32\)"):
+        layer(torch.randn(2, 32))
+    with pytest.raises(ValueError, match="in torch.float32, got .* in torch.float16"):
+        layer(torch.randn(2, 64, dtype=torch.float16))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        Mxfp8Linear.from_linear(nn.Linear(48, 8))
+    with pytest.raises(TypeError, match="not an activation dtype"):
+        Mxfp8Linear.from_linear(nn.Linear(64, 8).double())
+    with pytest.raises(TypeError, match="expects an nn.Linear"):
+        Mxfp8Linear.from_linear(nn.Conv1d(64, 8, 1))
+
+
+def test_out_dtype_and_bias_dtype():
+    torch.manual_seed(3)
+    linear = nn.Linear(64, 8).bfloat16()
+    layer = Mxfp8Linear.from_linear(linear, out_dtype=torch.float32)
+    assert layer.bias.dtype == torch.float32
+    x = torch.randn(3, 64, dtype=torch.bfloat16)
+    y = layer(x)
+    assert y.dtype == torch.float32
+    assert rel_err(y, reference(layer.weight, layer.weight_scale, x, layer.bias)) <= 2 * 2.0**-8
