@@ -189,24 +189,26 @@ class Mxfp8LinearKernel(abc.ABC):
     # ----------------------------------------------------------------- compute
     def apply_weights(self, layer: torch.nn.Module, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         """``x [..., K]`` in ``act_dtype`` -> ``[..., N]`` in ``out_dtype``."""
+        # Engines call this for every layer at every step: keep the common 2-D case to a
+        # handful of attribute reads (no reshape calls).
         config = self.config
-        if x.dtype != config.act_dtype or x.shape[-1:] != (config.in_features,):
+        shape = x.shape
+        if x.dtype != config.act_dtype or not shape or shape[-1] != config.in_features:
             raise ValueError(
                 f"kernel {self.name!r} expects input [..., {config.in_features}] in {config.act_dtype}, "
-                f"got {tuple(x.shape)} in {x.dtype}"
+                f"got {tuple(shape)} in {x.dtype}"
             )
-        lead = x.shape[:-1]
-        x2d = x.reshape(-1, config.in_features)
+        x2d = x if len(shape) == 2 else x.reshape(-1, config.in_features)
         m = x2d.shape[0]
         if m == 0:
-            return x.new_empty((*lead, config.out_features), dtype=config.out_dtype)
+            return x.new_empty((*shape[:-1], config.out_features), dtype=config.out_dtype)
         y = self.apply_2d(layer, x2d, bias)
         if not isinstance(y, torch.Tensor) or y.shape != (m, config.out_features) or y.dtype != config.out_dtype:
             raise KernelContractError(
                 f"kernel {self.name!r} returned {describe(y)} for input [{m}, {config.in_features}]; "
                 f"expected [{m}, {config.out_features}] in {config.out_dtype}"
             )
-        return y.reshape(*lead, config.out_features)
+        return y if len(shape) == 2 else y.reshape(*shape[:-1], config.out_features)
 
     @abc.abstractmethod
     def apply_2d(self, layer: torch.nn.Module, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
