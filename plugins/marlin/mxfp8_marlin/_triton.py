@@ -1,0 +1,203 @@
+"""The Triton kernels of the marlin plugin (imported lazily: importing Triton is slow).
+
+Weight format (made once by :func:`mxfp8_marlin.packing.pack_weights`):
+
+- ``q``   uint8 ``[N, K]``: the e4m3 bytes of the weight, row-major.
+- ``d``   uint8 ``[K/32, N]``: per block, ``rowmax[n] - scale[n, g]`` (>= 0), transposed
+  so that one K-group of a tile of rows is one contiguous load.
+- ``rs``  float32 ``[N]``: ``2**(rowmax[n] - 127)``, exact.
+
+So ``W[n, k] = e4m3(q[n, k]) * 2**-d[g, n] * rs[n]`` (g = k // 32). The factor
+``2**-d`` lies in (0, 1]: multiplied into the decoded tile it keeps every dequantized
+weight inside fp16's range whatever the MX scales are; ``rs`` is applied once per
+output in float32.
+
+``INTERPRET`` is the one switch for the Triton interpreter (``TRITON_INTERPRET=1``, read
+when this module is imported): the interpreter computes bf16 arithmetic and bf16
+``tl.dot`` on raw bits, so there every tile is computed in float32 instead.
+"""
+
+from __future__ import annotations
+
+import os
+
+import triton
+import triton.language as tl
+
+INTERPRET = os.environ.get("TRITON_INTERPRET", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# Marlin's bit trick on four e4m3 bytes at once: PRMT moves byte pairs to the top of two
+# 16-bit lanes, then the sign stays and exponent+mantissa shift right into place.
+# fp16 lanes (shift 1): exactly e4m3 * 2**-8. bf16 lanes (shift 4): exactly e4m3 * 2**-120
+# (subnormals included: e4m3 subnormals land on fp16/bf16 subnormals of the same shape).
+_ASM_FP16_TEXT = """
+{
+.reg .b32 a, b, t;
+prmt.b32 a, $2, 0, 0x1404;
+prmt.b32 b, $2, 0, 0x3424;
+shr.b32 t, a, 1;
+and.b32 t, t, 0x3F803F80;
+and.b32 a, a, 0x80008000;
+or.b32 $0, a, t;
+shr.b32 t, b, 1;
+and.b32 t, t, 0x3F803F80;
+and.b32 b, b, 0x80008000;
+or.b32 $1, b, t;
+}
+"""
+_ASM_FP16 = tl.constexpr(_ASM_FP16_TEXT)
+_ASM_BF16 = tl.constexpr(
+    _ASM_FP16_TEXT.replace("t, a, 1;", "t, a, 4;").replace("t, b, 1;", "t, b, 4;").replace("0x3F803F80", "0x07F007F0")
+)
+
+
+@triton.jit
+def _decode(q, DOT: tl.constexpr, DECODE: tl.constexpr):
+    """e4m3 bytes -> ``DOT`` values times ``2**_decode_shift(DOT, DECODE)``.
+
+    DECODE 0 ("bits"): integer ops on single bytes, exactly e4m3 * 2**-8 in fp16, then
+    converted to DOT (the interpreter path, and a portable fallback).
+    DECODE 1 ("cvt"): hardware e4m3x2 -> f16x2 conversion (sm_89+; the interpreter too), exact.
+    DECODE 2 ("asm"): the packed PTX bit trick above (GPUs, sm_80+); fp16 or bf16 DOT only.
+    """
+    if DECODE == 1:
+        return q.to(tl.float8e4nv, bitcast=True).to(DOT)
+    elif DECODE == 2:
+        if DOT == tl.bfloat16:
+            return tl.inline_asm_elementwise(_ASM_BF16, "=r,=r,r", [q], dtype=tl.bfloat16, is_pure=True, pack=4)
+        else:
+            return tl.inline_asm_elementwise(_ASM_FP16, "=r,=r,r", [q], dtype=tl.float16, is_pure=True, pack=4)
+    else:
+        q16 = q.to(tl.uint16)
+        h = ((q16 & 0x80) << 8) | ((q16 & 0x7F) << 7)
+        return h.to(tl.float16, bitcast=True).to(DOT)
+
+
+@triton.jit
+def _block_factor(d, DOT: tl.constexpr, DECODE: tl.constexpr, OUT: tl.constexpr):
+    """``2**(-d)`` times the inverse of the decode's power of two, in ``OUT`` (0 where
+    that is below float32's normal range: such a block is 2**126 below its row's largest)."""
+    if DECODE == 1:
+        e = 127 - d.to(tl.int32)
+    elif DECODE == 2 and DOT == tl.bfloat16:
+        e = 247 - d.to(tl.int32)
+    else:
+        e = 135 - d.to(tl.int32)
+    bits = tl.where(e > 0, e << 23, 0)
+    return bits.to(tl.float32, bitcast=True).to(OUT)
+
+
+@triton.jit(do_not_specialize=["M", "SPLIT_K"])
+def mx_w8a16_gemm(
+    x_ptr, q_ptr, d_ptr, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
+    M, N, K,
+    stride_xm, stride_xk, stride_ym,
+    HAS_BIAS: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    SPLIT_K, GROUP_N: tl.constexpr,
+    DECODE: tl.constexpr, DOT: tl.constexpr, SWAP: tl.constexpr = True,
+):
+    """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``. BLOCK_K divides K (so no K masks).
+
+    The tile is computed transposed, ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``: the
+    decoded weights are the MMA's A operand (kept in registers), the activations B. Rows
+    of W and x past N and M are clamped to the last one (loads need no masks); only the
+    store is masked. With SPLIT_K > 1 each program writes an float32 partial to ``ws``,
+    and the last program of each output tile (a counter in ``cnt``) sums the partials in
+    a fixed order, applies the epilogue, and resets the counter to 0.
+    """
+    G: tl.constexpr = BLOCK_K // 32
+    pid = tl.program_id(0)
+    pid_k = tl.program_id(1)
+    tiles_m = tl.cdiv(M, BLOCK_M)
+    tiles_n = tl.cdiv(N, BLOCK_N)
+    # Grouped order: consecutive programs share GROUP_N weight tiles and walk M.
+    per_group = GROUP_N * tiles_m
+    group = pid // per_group
+    first_n = group * GROUP_N
+    group_size = tl.minimum(tiles_n - first_n, GROUP_N)
+    pid_n = first_n + (pid % per_group) % group_size
+    pid_m = (pid % per_group) // group_size
+
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rows_n = tl.minimum(offs_n, N - 1)
+    rows_m = tl.minimum(offs_m, M - 1)
+    offs_k = tl.arange(0, BLOCK_K)
+    offs_g = tl.arange(0, G)
+
+    k_tiles = K // BLOCK_K
+    per_split = tl.cdiv(k_tiles, SPLIT_K)
+    kt_begin = pid_k * per_split
+    kt_end = tl.minimum(kt_begin + per_split, k_tiles)
+
+    q_ptrs = q_ptr + rows_n[:, None].to(tl.int64) * K + (kt_begin * BLOCK_K + offs_k)[None, :]
+    d_ptrs = d_ptr + (kt_begin * G + offs_g)[None, :].to(tl.int64) * N + rows_n[:, None]
+    x_ptrs = x_ptr + rows_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
+
+    if SWAP:
+        acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+    else:
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for _ in range(kt_begin, kt_end):
+        q = tl.load(q_ptrs)
+        d = tl.load(d_ptrs)
+        x = tl.load(x_ptrs)
+        w = _decode(q, DOT, DECODE)
+        f = _block_factor(d, DOT, DECODE, DOT)
+        w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))
+        if SWAP:
+            acc = tl.dot(w, x.to(DOT), acc)
+        else:
+            acc = tl.dot(tl.trans(x.to(DOT)), tl.trans(w), acc)
+        q_ptrs += BLOCK_K
+        d_ptrs += G * N
+        x_ptrs += BLOCK_K * stride_xk
+
+    if not SWAP:
+        acc = tl.trans(acc)
+    if SPLIT_K == 1:
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS)
+    else:
+        tile = pid_m * tiles_n + pid_n
+        offs_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_M + tl.arange(0, BLOCK_M)[None, :]
+        tile_ws = ws_ptr + tile.to(tl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
+        tl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
+        # Every thread's partial is stored before one thread releases the counter.
+        tl.debug_barrier()
+        arrived = tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
+        if arrived == SPLIT_K - 1:
+            total = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+            for s in range(SPLIT_K):
+                total += tl.load(tile_ws + s * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+            tl.store(cnt_ptr + tile, 0)
+            _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS)
+
+
+@triton.jit
+def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS: tl.constexpr):
+    out = acc * tl.load(rs_ptr + rows_n)[:, None]
+    if HAS_BIAS:
+        out += tl.load(bias_ptr + rows_n).to(tl.float32)[:, None]
+    y_ptrs = y_ptr + offs_m[None, :].to(tl.int64) * stride_ym + offs_n[:, None]
+    mask = (offs_m[None, :] < M) & (offs_n[:, None] < N)
+    tl.store(y_ptrs, out.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N, K, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                  DECODE: tl.constexpr, DOT: tl.constexpr):
+    """``w[N, K] = W`` in ``w``'s dtype (for the large-M dequantize-then-cuBLAS path). BLOCK_K | K."""
+    G: tl.constexpr = BLOCK_K // 32
+    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_n = tl.minimum(offs_n, N - 1)
+    kt = tl.program_id(1)
+    offs_k = kt * BLOCK_K + tl.arange(0, BLOCK_K)
+    q = tl.load(q_ptr + rows_n[:, None].to(tl.int64) * K + offs_k[None, :])
+    d = tl.load(d_ptr + (kt * G + tl.arange(0, G))[None, :].to(tl.int64) * N + rows_n[:, None])
+    w = _decode(q, DOT, DECODE).to(tl.float32)
+    f = _block_factor(d, DOT, DECODE, tl.float32) * tl.load(rs_ptr + rows_n)[:, None]
+    w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))
+    mask = (offs_n[:, None] < N) & (offs_k[None, :] < K)
+    tl.store(w_ptr + offs_n[:, None].to(tl.int64) * K + offs_k[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)

@@ -1,0 +1,234 @@
+"""``MarlinKernel``: weight-only MXFP8 (W8A16) linear for Ampere and Hopper, in Triton.
+
+No SM80/SM90 GPU has MX tensor cores, so the weights stay MXFP8 in memory (1.03 bytes a
+weight) and are decoded in registers next to a bf16/fp16 tensor-core MMA (Marlin's idea,
+written in Triton). See ``_triton.py`` for the kernel and ``packing.py`` for the layout.
+
+Error bound (``tolerance``), against the float32 reference ``x.float() @
+dequantize_mxfp8(weight, scale, float32).T``, as ``||y - ref|| / ||ref||``:
+
+- the decoded weights are exact: an e4m3 value times a power of two has at most 4
+  significant bits, and ``2**-d`` keeps every block inside bf16/fp16 range relative to
+  its row's largest block (only blocks more than 2**14 below it can land on fp16
+  subnormals, an absolute error below 2**-25 of the row's scale unit; blocks more than
+  2**126 below it are dropped) -- both far under one output ulp;
+- the activations are used as given, and each product of two bf16/fp16 values is exact
+  in float32;
+- the sum runs in float32 (tensor-core accumulation, split-K partials added in
+  float32): at most ``K * 2**-24`` relative for well-conditioned data, and the
+  reference itself carries the same kind of error;
+- the output is rounded once to bf16/fp16: ``u = 2**-8`` / ``2**-11`` per element.
+
+So ``2 * u + K * 2**-24`` (one ``u`` for the output rounding, one as room for the tiny
+decode errors above and the reference's own rounding). This is the base class formula;
+it is restated here because this kernel's numerics are what justify it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+
+from mxfp8_core import Mxfp8LinearKernel, Mxfp8LinearLayerConfig
+from mxfp8_core.platform import Target
+
+from . import configs
+from .packing import pack_weights
+
+_UNIT_ROUNDOFF = {torch.bfloat16: 2.0**-8, torch.float16: 2.0**-11}
+_TRITON_FOUND: bool | None = None
+
+
+def triton_installed() -> bool:
+    """Is Triton importable? (``find_spec`` only: importing Triton costs ~0.5 s.)"""
+    global _TRITON_FOUND
+    if _TRITON_FOUND is None:
+        _TRITON_FOUND = importlib.util.find_spec("triton") is not None
+    return _TRITON_FOUND
+
+
+class MarlinKernel(Mxfp8LinearKernel):
+    """MXFP8 weights x bf16/fp16 activations on SM80+ through Triton; any N, K % 32 == 0."""
+
+    name = "marlin"
+    priority = 200
+    scheme = "w8a16"
+    devices = frozenset({"cuda"})
+    min_capability = (8, 0)
+    act_dtypes = frozenset({torch.bfloat16, torch.float16})
+    out_dtypes = frozenset({torch.bfloat16, torch.float16})
+
+    @classmethod
+    def extra_platform_reasons(cls, target: Target) -> list[str]:
+        if not triton_installed():
+            return ["needs Triton (pip install triton>=3.0), which is not installed"]
+        return []
+
+    @classmethod
+    def tolerance(cls, config: Mxfp8LinearLayerConfig) -> float:
+        return 2 * _UNIT_ROUNDOFF[config.out_dtype] + config.in_features * 2.0**-24
+
+    # ----------------------------------------------------------------- weights
+    def prepare_weights(self, weight: torch.Tensor, weight_scale: torch.Tensor) -> Mapping[str, torch.Tensor | None]:
+        packed = pack_weights(weight, weight_scale)
+        # The packed tensors replace the checkpoint's (marlin_weight is a view of weight).
+        return {**packed, "weight": None, "weight_scale": None}
+
+    # ----------------------------------------------------------------- compute
+    def apply_2d(self, layer: torch.nn.Module, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        q, d, rs = _packed(layer, self.name)
+        n, k = self.config.out_features, self.config.in_features
+        if x.device != q.device:
+            raise ValueError(f"marlin: input is on {x.device} but the layer's weights are on {q.device}")
+        if bias is not None:
+            if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (n,) or not bias.dtype.is_floating_point:
+                raise ValueError(f"marlin: bias must be a floating tensor of shape ({n},), got {bias!r:.80}")
+            if bias.device != x.device:
+                raise ValueError(f"marlin: bias is on {bias.device} but the input is on {x.device}")
+        return run_gemm(x, q, d, rs, bias, self.config.out_dtype)
+
+
+def _packed(layer: torch.nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    try:
+        return layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale
+    except AttributeError:
+        raise RuntimeError(
+            f"kernel {name!r}: the layer has no packed weights; call process_weights_after_loading(layer) first"
+        ) from None
+
+
+# --------------------------------------------------------------------- launching
+_lock = threading.Lock()
+_counters: dict[tuple, object] = {}
+_buffers: dict[tuple, torch.Tensor] = {}
+_num_sms: dict[int, int] = {}
+
+
+def _stream_key(device: torch.device) -> tuple:
+    if device.type == "cuda":
+        return (device.type, device.index, torch.cuda.current_stream(device).cuda_stream)
+    return (device.type, device.index, 0)
+
+
+def _tile_counters(device: torch.device, count: int) -> torch.Tensor:
+    """Zeroed int32 counters for split-K; every launch leaves them at zero again. One
+    buffer per stream, so launches on different streams never share one."""
+    key = _stream_key(device)
+    buf = _counters.get(key)
+    if buf is None or buf.numel() < count:
+        with _lock:
+            buf = torch.zeros(max(count, 1024), dtype=torch.int32, device=device)
+            _counters[key] = buf
+    return buf
+
+
+def _weight_buffer(device: torch.device, dtype: torch.dtype, numel: int) -> torch.Tensor:
+    """A reusable buffer for the dequantize-then-cuBLAS path (one per stream and dtype)."""
+    key = (*_stream_key(device), dtype)
+    buf = _buffers.get(key)
+    if buf is None or buf.numel() < numel:
+        with _lock:
+            _buffers.pop(key, None)
+            buf = torch.empty(numel, dtype=dtype, device=device)
+            _buffers[key] = buf
+    return buf[:numel]
+
+
+def _dummies(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    key = ("dummy", device.type, device.index)
+    pair = _counters.get(key)
+    if pair is None:
+        pair = _counters[key] = (
+            torch.empty(1, dtype=torch.float32, device=device), torch.empty(1, dtype=torch.int32, device=device)
+        )
+    return pair
+
+
+def num_sms(device: torch.device) -> int:
+    if device.type != "cuda":
+        return 4
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    count = _num_sms.get(index)
+    if count is None:
+        count = _num_sms[index] = torch.cuda.get_device_properties(index).multi_processor_count
+    return count
+
+
+DECODE_BITS, DECODE_CVT, DECODE_ASM = 0, 1, 2
+DECODES = {"bits": DECODE_BITS, "cvt": DECODE_CVT, "asm": DECODE_ASM}
+
+
+def default_decode(device: torch.device, interpret: bool) -> int:
+    """How e4m3 bytes are decoded: the packed PTX bit trick on GPUs (sm_80+), plain
+    integer ops under the interpreter (which cannot run inline PTX)."""
+    return DECODE_BITS if interpret or device.type != "cuda" else DECODE_ASM
+
+
+def run_gemm(
+    x: torch.Tensor,
+    q: torch.Tensor,
+    d: torch.Tensor,
+    rs: torch.Tensor,
+    bias: torch.Tensor | None,
+    out_dtype: torch.dtype,
+    config: configs.Config | None = None,
+    decode: str | None = None,
+) -> torch.Tensor:
+    """``x [M, K] @ W.T (+ bias)`` for packed weights. ``config`` overrides the heuristic;
+    ``decode`` (``"bits"``, ``"cvt"`` (sm_89+), ``"asm"`` (GPU only)) the decode (tests, benchmarks)."""
+    from . import _triton as kern  # lazy: importing Triton is slow
+
+    if x.device.type != "cuda" and not kern.INTERPRET:
+        raise RuntimeError(
+            f"marlin: the Triton kernels need CUDA tensors (got {x.device}); on a CPU they run only "
+            "under the Triton interpreter (TRITON_INTERPRET=1 set before Triton is imported)"
+        )
+    m, k = x.shape
+    n = q.shape[0]
+    device = x.device
+    cfg = config or configs.choose(m, n, k, num_sms(device))
+    decode = decode or cfg.decode
+    dec = default_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
+    if kern.INTERPRET:
+        dot = kern.tl.float32  # bf16 arithmetic is wrong in the interpreter; fp32 is exact there
+    else:
+        dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
+
+    if cfg.strategy == "dequant":
+        w = _weight_buffer(device, x.dtype, n * k).view(n, k)
+        bk = configs.fit_block_k(k, 256)
+        grid = (triton_cdiv(n, 32), k // bk)
+        kern.mx_dequantize[grid](q, d, rs, w, n, k, BLOCK_N=32, BLOCK_K=bk, DECODE=dec,
+                                 DOT=kern.tl.float32 if dec == DECODE_BITS else kern.tl.float16, num_warps=4)
+        y = F.linear(x, w, None if bias is None else bias.to(x.dtype))
+        return y if y.dtype == out_dtype else y.to(out_dtype)
+
+    if k % cfg.block_k:
+        raise ValueError(f"marlin: block_k={cfg.block_k} must divide K={k}")
+    y = torch.empty((m, n), dtype=out_dtype, device=device)
+    tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
+    if cfg.split_k > 1:
+        ws = torch.empty(tiles * cfg.split_k * cfg.block_n * cfg.block_m, dtype=torch.float32, device=device)
+        cnt = _tile_counters(device, tiles)
+    else:  # unused; same pointer types as the split path, so no second compilation
+        ws, cnt = _dummies(device)
+    bias_arg = y if bias is None else bias.contiguous()
+    kern.mx_w8a16_gemm[(tiles, cfg.split_k)](
+        x, q, d, rs, bias_arg, y, ws, cnt,
+        m, n, k,
+        x.stride(0), x.stride(1), y.stride(0),
+        HAS_BIAS=bias is not None,
+        BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+        SPLIT_K=cfg.split_k, GROUP_N=cfg.group_n,
+        DECODE=dec, DOT=dot, SWAP=cfg.swap,
+        num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+    )
+    return y
+
+
+def triton_cdiv(a: int, b: int) -> int:
+    return -(-a // b)

@@ -1,0 +1,116 @@
+"""GPU-only checks at real sizes (skipped without CUDA): odd shapes, every M regime of
+the heuristic, both dtypes, bias, 3-D and non-contiguous inputs, the benchmark shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mxfp8_core import Mxfp8Linear, Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
+from mxfp8_marlin import MarlinKernel
+from mxfp8_marlin.configs import Config
+from mxfp8_marlin.kernel import run_gemm
+
+from marlin_test_helpers import Layer
+
+pytestmark = pytest.mark.gpu
+
+MS = [0, 1, 3, 16, 17, 64, 255, 1024]
+
+
+def gpu_layer(n, k, act, bias, seed=0):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    w = torch.randn(n, k, device="cuda", generator=g) * 0.02
+    q, s = quantize_mxfp8(w)
+    b = (torch.randn(n, device="cuda", generator=g) * 0.5).to(act) if bias else None
+    layer = Layer(q, s, b)
+    kernel = MarlinKernel(Mxfp8LinearLayerConfig(k, n, act, has_bias=bias))
+    w32 = dequantize_mxfp8(q, s, torch.float32)
+    kernel.process_weights_after_loading(layer)
+    return layer, kernel, w32
+
+
+def check(kernel, layer, w32, x):
+    y = kernel.apply_weights(layer, x, layer.bias)
+    assert y.dtype == kernel.config.out_dtype and y.shape == (*x.shape[:-1], w32.shape[0])
+    x2 = x.reshape(-1, x.shape[-1])
+    if x2.shape[0] == 0:
+        return 0.0
+    ref = x2.float() @ w32.T
+    if layer.bias is not None:
+        ref += layer.bias.float()
+    y2 = y.reshape(-1, w32.shape[0]).float()
+    assert torch.isfinite(y2).all()
+    err = float((y2 - ref).norm() / ref.norm())
+    assert err <= kernel.tolerance(kernel.config), err
+    return err
+
+
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("m", MS)
+def test_odd_shape_every_m(m, bias, act):
+    layer, kernel, w32 = gpu_layer(4993, 320, act, bias)
+    x = torch.randn(m, 320, device="cuda").to(act)
+    check(kernel, layer, w32, x)
+
+
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+def test_3d_and_non_contiguous(act):
+    layer, kernel, w32 = gpu_layer(4993, 320, act, True)
+    check(kernel, layer, w32, torch.randn(3, 7, 320, device="cuda").to(act))
+    check(kernel, layer, w32, torch.randn(3, 100, 640, device="cuda").to(act)[..., ::2])
+    check(kernel, layer, w32, torch.randn(320, 300, device="cuda").to(act).t())
+    check(kernel, layer, w32, torch.randn(40, 6, 320, device="cuda").to(act).transpose(0, 1))
+
+
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("n,k", [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)])
+def test_benchmark_shapes(n, k, act):
+    layer, kernel, w32 = gpu_layer(n, k, act, True)
+    for m in (1, 4, 16, 64, 256, 1024, 4096):
+        check(kernel, layer, w32, torch.randn(m, k, device="cuda").to(act))
+
+
+@pytest.mark.parametrize("decode", ["asm", "cvt", "bits"])
+@pytest.mark.parametrize("swap", [True, False])
+@pytest.mark.parametrize("split", [1, 3, 8])
+def test_every_decode_layout_and_split(decode, swap, split):
+    layer, kernel, w32 = gpu_layer(1000, 4096, torch.bfloat16, True)
+    x = torch.randn(77, 4096, device="cuda").to(torch.bfloat16)
+    for cfg in (Config("fused", 16, 64, 256, split, 8, 4, 3, swap, decode),
+                Config("fused", 64, 128, 64, split, 8, 8, 3, swap, decode)):
+        y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias,
+                     torch.bfloat16, config=cfg)
+        ref = x.float() @ w32.T + layer.bias.float()
+        err = float((y.float() - ref).norm() / ref.norm())
+        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), err)
+        again = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias,
+                         torch.bfloat16, config=cfg)
+        assert torch.equal(y, again), "split-K must be deterministic"
+
+
+def test_through_the_core_layer():
+    linear = torch.nn.Linear(512, 300, bias=True, device="cuda", dtype=torch.bfloat16)
+    layer = Mxfp8Linear.from_linear(linear, kernels="marlin")
+    assert layer.kernel.name == "marlin"
+    x = torch.randn(4, 9, 512, device="cuda", dtype=torch.bfloat16)
+    y = layer(x)
+    w32 = dequantize_mxfp8(*quantize_mxfp8(linear.weight.detach()), torch.float32)
+    ref = x.float() @ w32.T + linear.bias.float()
+    assert float((y.float() - ref).norm() / ref.norm()) <= MarlinKernel.tolerance(layer.config)
+
+
+def test_cuda_graph_capture_after_warmup():
+    layer, kernel, w32 = gpu_layer(4096, 4096, torch.bfloat16, False)
+    x = torch.randn(1, 4096, device="cuda", dtype=torch.bfloat16)
+    kernel.apply_weights(layer, x)  # warm-up: compiles, allocates the split-K counters
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = kernel.apply_weights(layer, x)
+    for _ in range(3):
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = x.float() @ w32.T
+        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)

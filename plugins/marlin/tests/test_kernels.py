@@ -1,0 +1,156 @@
+"""The Triton kernels, end to end through the kernel class. Without a GPU they run in
+the Triton interpreter (see conftest.py) on small shapes; with one, on the GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mxfp8_core import Mxfp8LinearLayerConfig
+from mxfp8_marlin import MarlinKernel
+from mxfp8_marlin import kernel as kernel_module
+from mxfp8_marlin.configs import Config
+from mxfp8_marlin.kernel import run_gemm
+
+from marlin_test_helpers import Layer, make, reference, rel_err
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+DECODES = ["bits", "cvt"] + (["asm"] if DEVICE == "cuda" else [])
+DTYPES = [torch.bfloat16, torch.float16]
+
+
+def processed(n, k, act, bias=False, seed=0, out=None):
+    layer, config, w32 = make(n, k, device=DEVICE, act=act, bias=bias, seed=seed)
+    if out is not None:
+        config = Mxfp8LinearLayerConfig(k, n, act, out, has_bias=bias)
+    kernel = MarlinKernel(config)
+    kernel.process_weights_after_loading(layer)
+    return layer, kernel, w32
+
+
+def x_for(shape, act, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g).to(act).to(DEVICE)
+
+
+@pytest.mark.parametrize("act", DTYPES)
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("m", [0, 1, 3, 16, 17, 40])
+@pytest.mark.parametrize("n,k", [(37, 96), (80, 320)])
+def test_matches_the_float32_reference(m, n, k, act, bias):
+    layer, kernel, w32 = processed(n, k, act, bias)
+    x = x_for((m, k), act)
+    y = kernel.apply_weights(layer, x, layer.bias)
+    assert y.shape == (m, n) and y.dtype == act and y.device.type == DEVICE
+    if m:
+        err = rel_err(y, reference(x, w32, layer.bias))
+        assert err <= kernel.tolerance(kernel.config), err
+
+
+@pytest.mark.parametrize("act", DTYPES)
+def test_3d_and_non_contiguous_inputs(act):
+    layer, kernel, w32 = processed(48, 128, act, bias=True)
+    x3 = x_for((2, 5, 128), act)
+    y3 = kernel.apply_weights(layer, x3, layer.bias)
+    assert y3.shape == (2, 5, 48)
+    assert rel_err(y3.reshape(10, 48), reference(x3.reshape(10, 128), w32, layer.bias)) <= kernel.tolerance(
+        kernel.config
+    )
+    wide = x_for((7, 256), act)
+    x_strided = wide[:, ::2]  # stride along K is 2
+    x_t = x_for((128, 6), act).t()  # column-major
+    for x in (x_strided, x_t, x3.transpose(0, 1)):
+        assert not x.is_contiguous()
+        y = kernel.apply_weights(layer, x, layer.bias)
+        ref = reference(x.reshape(-1, 128), w32, layer.bias).reshape(*x.shape[:-1], 48)
+        assert rel_err(y, ref) <= kernel.tolerance(kernel.config)
+    empty = kernel.apply_weights(layer, x_for((3, 0, 128), act), layer.bias)
+    assert empty.shape == (3, 0, 48) and empty.dtype == act
+
+
+def test_output_dtype_may_differ_from_activation_dtype():
+    layer, kernel, w32 = processed(40, 64, torch.bfloat16, bias=True, out=torch.float16)
+    x = x_for((5, 64), torch.bfloat16)
+    y = kernel.apply_weights(layer, x, layer.bias)
+    assert y.dtype == torch.float16
+    assert rel_err(y, reference(x, w32, layer.bias)) <= kernel.tolerance(kernel.config)
+
+
+CONFIGS = [
+    Config("fused", 16, 32, 64, 1, 2, 4, 2, True, None),
+    Config("fused", 16, 32, 64, 3, 2, 4, 2, True, None),  # split-K, uneven split of 5 K tiles
+    Config("fused", 16, 64, 32, 2, 1, 4, 3, False, None),
+    Config("fused", 32, 32, 64, 2, 4, 4, 2, False, None),
+    Config("fused", 16, 16, 64, 1, 8, 4, 2, True, None),  # BN=16: many N tiles, N not a multiple
+    Config("dequant"),
+]
+
+
+@pytest.mark.parametrize("decode", DECODES)
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.describe().replace(" ", "_"))
+@pytest.mark.parametrize("act", DTYPES)
+def test_every_config_and_decode(cfg, decode, act):
+    layer, kernel, w32 = processed(70, 320, act, bias=True, seed=3)
+    x = x_for((37, 320), act)
+    bias = layer.bias
+    y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, bias, act, config=cfg,
+                 decode=decode)
+    err = rel_err(y, reference(x, w32, bias))
+    assert err <= kernel.tolerance(kernel.config), err
+
+
+def test_split_k_is_deterministic_and_resets_its_counters():
+    layer, kernel, w32 = processed(70, 320, torch.bfloat16, seed=4)
+    x = x_for((20, 320), torch.bfloat16)
+    cfg = Config("fused", 16, 32, 32, 4, 2, 4, 2, True, None)
+    args = (x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16)
+    first = run_gemm(*args, config=cfg)
+    for _ in range(3):
+        assert torch.equal(run_gemm(*args, config=cfg), first)
+    counters = kernel_module._tile_counters(x.device, 1)
+    assert int(counters.abs().sum()) == 0
+
+
+@pytest.mark.parametrize("decode", DECODES)
+@pytest.mark.parametrize("act", DTYPES)
+@pytest.mark.parametrize("scale", [120, 127, 134])
+def test_every_e4m3_value_decodes_exactly(scale, act, decode):
+    """One-hot activations pick single weights: y[j, n] must equal W[n, j] exactly, for
+    all 254 finite e4m3 bytes (subnormals and both zeros included)."""
+    n, k = 256, 32
+    codes = (torch.arange(n)[:, None] + torch.arange(k)[None, :] * 8) % 256
+    codes[(codes & 0x7F) == 0x7F] = 0x80  # NaN bytes are refused at load; use -0 instead
+    weight = codes.to(torch.uint8).view(torch.float8_e4m3fn)
+    scales = torch.full((n, 1), scale, dtype=torch.uint8)
+    scales[::3] = scale - 3  # rows whose scale differs from their neighbours'
+    layer = Layer(weight.to(DEVICE), scales.to(DEVICE))
+    kernel = MarlinKernel(Mxfp8LinearLayerConfig(k, n, act))
+    kernel.process_weights_after_loading(layer)
+    from mxfp8_core import dequantize_mxfp8
+
+    expected = dequantize_mxfp8(weight, scales, torch.float32).T.contiguous()  # [k, n]
+    x = torch.eye(k).to(act).to(DEVICE)
+    for cfg in (Config("fused", 16, 64, 32, 1, 8, 4, 2, True, None), Config("fused", 32, 64, 32, 1, 8, 4, 2, False, None)):
+        y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, act, config=cfg,
+                     decode=decode)
+        assert torch.equal(y.float().cpu(), expected.to(act).float()), cfg.describe()
+
+
+@pytest.mark.parametrize("act", DTYPES)
+def test_blocks_far_below_their_row_maximum(act):
+    """Scales spread over 2**40 inside a row: fp16 must not lose the large blocks to
+    overflow nor the relative accuracy to the small ones."""
+    n, k = 32, 512
+    g = torch.Generator().manual_seed(5)
+    data = torch.randint(0, 256, (n, k), generator=g, dtype=torch.uint8)
+    data[(data & 0x7F) == 0x7F] = 0x40
+    scales = torch.randint(85, 125, (n, k // 32), generator=g, dtype=torch.uint8)
+    layer = Layer(data.view(torch.float8_e4m3fn).to(DEVICE), scales.to(DEVICE))
+    from mxfp8_core import dequantize_mxfp8
+
+    w32 = dequantize_mxfp8(data.view(torch.float8_e4m3fn), scales, torch.float32)
+    kernel = MarlinKernel(Mxfp8LinearLayerConfig(k, n, act))
+    kernel.process_weights_after_loading(layer)
+    x = x_for((9, k), act)
+    err = rel_err(kernel.apply_weights(layer, x), reference(x, w32, None))
+    assert err <= kernel.tolerance(kernel.config), err

@@ -1,0 +1,134 @@
+"""Weight processing: the packed layout is exact, bad input is refused, and it is atomic."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
+from mxfp8_core.kernel import PROCESSED_ATTR
+from mxfp8_marlin import MarlinKernel
+from mxfp8_marlin import kernel as kernel_module
+from mxfp8_marlin.packing import pack_weights, unpack_weights
+
+from marlin_test_helpers import Layer, make
+
+
+def _random_mxfp8(n, k, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    data = torch.randint(0, 256, (n, k), generator=g, dtype=torch.uint8)
+    data[(data & 0x7F) == 0x7F] = 0x3C  # no NaN bytes
+    scales = torch.randint(90, 160, (n, k // 32), generator=g, dtype=torch.uint8)
+    return data.view(torch.float8_e4m3fn), scales
+
+
+def test_packed_layout_is_exactly_the_dequantized_weight():
+    q, s = _random_mxfp8(24, 256)
+    s[3] = 0  # a row of the smallest scale (subnormal row scale)
+    s[5, 2] = 254  # the largest finite scale next to small ones
+    s[7] = 127
+    p = pack_weights(q, s)
+    assert p["marlin_weight"].dtype == torch.uint8 and p["marlin_weight"].shape == (24, 256)
+    assert p["marlin_scale"].shape == (8, 24) and p["marlin_scale"].is_contiguous()
+    assert p["marlin_row_scale"].dtype == torch.float32 and p["marlin_row_scale"].shape == (24,)
+    ref = dequantize_mxfp8(q, s, torch.float32)
+    got = unpack_weights(p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
+    rows = torch.ones(24, dtype=torch.bool)
+    rows[5] = False  # that row spans 2**164: its tiny blocks underflow, covered below
+    assert torch.equal(got[rows], ref[rows])
+    assert torch.equal(got[5, 64:96], ref[5, 64:96])
+
+
+def test_row_scale_is_exact_including_scale_zero():
+    q, s = _random_mxfp8(3, 64)
+    s[0], s[1], s[2] = 0, 1, 254
+    rs = pack_weights(q, s)["marlin_row_scale"]
+    assert rs[0].item() == 2.0**-127 and rs[1].item() == 2.0**-126 and rs[2].item() == 2.0**127
+
+
+def test_weight_is_not_copied_when_contiguous():
+    q, s = _random_mxfp8(8, 64)
+    assert pack_weights(q, s)["marlin_weight"].data_ptr() == q.data_ptr()
+
+
+def test_nan_weight_bytes_are_refused():
+    q, s = _random_mxfp8(8, 64)
+    q.view(torch.uint8)[6, 3] = 0xFF
+    with pytest.raises(ValueError, match="NaN bytes.*row 6"):
+        pack_weights(q, s)
+
+
+def _snapshot(layer):
+    return {k: v.clone() for k, v in layer.state_dict().items()}
+
+
+def _same(a, b):
+    """Bitwise equality (NaN bytes compare equal to themselves)."""
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(
+        a.contiguous().view(torch.uint8), b.contiguous().view(torch.uint8)
+    )
+
+
+def test_process_weights_replaces_the_checkpoint_tensors():
+    layer, config, w32 = make(40, 96)
+    q_ptr = layer.weight.data_ptr()
+    MarlinKernel(config).process_weights_after_loading(layer)
+    assert not hasattr(layer, "weight") and not hasattr(layer, "weight_scale")
+    assert layer.marlin_weight.data_ptr() == q_ptr  # a view: no extra memory
+    assert getattr(layer, PROCESSED_ATTR) == "marlin"
+    got = unpack_weights(layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale)
+    assert torch.equal(got, w32)
+    MarlinKernel(config).process_weights_after_loading(layer)  # a second call is a no-op
+
+
+def test_failing_prepare_leaves_the_layer_unchanged_nan():
+    layer, config, _ = make(40, 96)
+    layer.weight.data.view(torch.uint8)[1, 1] = 0x7F
+    before = _snapshot(layer)
+    with pytest.raises(ValueError, match="NaN"):
+        MarlinKernel(config).process_weights_after_loading(layer)
+    after = _snapshot(layer)
+    assert before.keys() == after.keys() and all(_same(before[k], after[k]) for k in before)
+    assert not hasattr(layer, "marlin_weight") and not hasattr(layer, PROCESSED_ATTR)
+
+
+def test_failing_prepare_leaves_the_layer_unchanged_midway(monkeypatch):
+    layer, config, _ = make(40, 96)
+    before = _snapshot(layer)
+
+    def boom(weight, scale):
+        raise RuntimeError("out of memory while repacking")
+
+    monkeypatch.setattr(kernel_module, "pack_weights", boom)
+    with pytest.raises(RuntimeError, match="repacking"):
+        MarlinKernel(config).process_weights_after_loading(layer)
+    after = _snapshot(layer)
+    assert before.keys() == after.keys() and all(_same(before[k], after[k]) for k in before)
+    assert not hasattr(layer, PROCESSED_ATTR)
+
+
+def test_wrong_weights_are_refused_before_any_change():
+    layer, config, _ = make(40, 96)
+    layer.weight_scale.data = layer.weight_scale.data[:, :2].contiguous()
+    before = _snapshot(layer)
+    with pytest.raises(ValueError, match="weight_scale"):
+        MarlinKernel(config).process_weights_after_loading(layer)
+    assert all(_same(before[k], v) for k, v in _snapshot(layer).items())
+
+
+def test_apply_before_processing_is_a_clear_error():
+    layer, config, _ = make(40, 96)
+    with pytest.raises(RuntimeError, match="process_weights_after_loading"):
+        MarlinKernel(config).apply_weights(layer, torch.randn(2, 96).to(torch.bfloat16))
+
+
+def test_bad_inputs_are_refused():
+    layer, config, _ = make(40, 96, bias=True)
+    kernel = MarlinKernel(config)
+    kernel.process_weights_after_loading(layer)
+    with pytest.raises(ValueError, match="expects input"):
+        kernel.apply_weights(layer, torch.randn(2, 64).to(torch.bfloat16))
+    with pytest.raises(ValueError, match="expects input"):
+        kernel.apply_weights(layer, torch.randn(2, 96))  # fp32
+    with pytest.raises(ValueError, match="bias"):
+        kernel.apply_weights(layer, torch.randn(2, 96).to(torch.bfloat16), torch.randn(39))

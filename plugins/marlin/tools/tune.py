@@ -1,0 +1,267 @@
+"""Sweep marlin launch configs on the current GPU (a program, not a test).
+
+    python plugins/marlin/tools/tune.py --out tune.json [--jobs 12] [--quick]
+
+Stage 1 times every small-M (decode) config at M=1 on two shapes; stage 2 re-times the
+best ones on all shapes and M in {1, 4, 16}; stage 3 times the large-M configs and the
+dequantize-then-cuBLAS strategy. Every timed config is also checked against the float32
+dequantize-then-matmul reference. Kernels are compiled first in parallel worker
+processes (they fill Triton's on-disk cache). Prints the best configs; writes all
+numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
+
+import torch
+
+from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
+from mxfp8_marlin import configs
+from mxfp8_marlin.kernel import num_sms, run_gemm
+from mxfp8_marlin.packing import pack_weights
+
+SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
+C = configs.Config
+
+
+def smem_estimate(c: C) -> int:
+    return c.num_stages * (c.block_n * c.block_k + c.block_m * c.block_k * 2)
+
+
+def small_m_candidates() -> list[C]:
+    out = []
+    for decode in ("asm", "cvt"):
+        for (bn, w), bk, st in itertools.product([(64, 4), (128, 4), (128, 8)], [128, 256, 512], [3, 4]):
+            out.append(C("fused", 16, bn, bk, 1, 8, w, st, True, decode))
+        for bn, bk, st in itertools.product([32, 64, 128], [128, 256, 512], [3, 4]):
+            out.append(C("fused", 16, bn, bk, 1, 8, 4, st, False, decode))
+    return [c for c in out if smem_estimate(c) <= 200 * 1024]
+
+
+def large_m_candidates() -> list[C]:
+    out = []
+    for bm, bn, bk, w, st in [
+        (64, 64, 128, 4, 4), (64, 128, 128, 4, 4), (64, 128, 64, 4, 4), (128, 128, 64, 8, 3),
+        (128, 128, 64, 8, 4), (128, 256, 64, 8, 3), (128, 128, 128, 8, 3), (256, 128, 64, 8, 3),
+        (64, 256, 64, 8, 3), (128, 64, 128, 4, 4),
+    ]:
+        out.append(C("fused", bm, bn, bk, 1, 8, w, st, False, "asm"))
+    for bm, bn, bk, w, st in [(64, 128, 128, 4, 4), (128, 128, 64, 8, 4), (128, 256, 64, 8, 3), (32, 128, 128, 4, 4)]:
+        out.append(C("fused", bm, bn, bk, 1, 8, w, st, True, "asm"))
+    return out
+
+
+def split_for(m: int, n: int, k: int, cfg: C, waves: float, sms: int) -> int:
+    tiles = math.ceil(m / cfg.block_m) * math.ceil(n / cfg.block_n)
+    k_tiles = k // cfg.block_k
+    want = max(1, round(waves * sms / tiles))
+    split = 1
+    while split * 2 <= want and k_tiles // (split * 2) >= 1:
+        split *= 2
+    return split
+
+
+def make_layer(n: int, k: int, device: str = "cuda"):
+    w = torch.randn(n, k, device=device) * 0.02
+    q, s = quantize_mxfp8(w)
+    p = pack_weights(q, s)
+    return q, s, p
+
+
+def _compile_worker(items: list[tuple[dict, str]]) -> list[str]:
+    torch.cuda.init()
+    n = k = 1024
+    _, _, p = make_layer(n, k)
+    errors = []
+    for cfg_dict, dt in items:
+        cfg = C(**cfg_dict)
+        dtype = getattr(torch, dt)
+        x = torch.randn(cfg.block_m + 1, k, device="cuda", dtype=dtype)
+        try:
+            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, dtype,
+                     config=replace(cfg, split_k=2))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{cfg.describe()} {dt}: {type(exc).__name__}: {str(exc)[:300]}")
+    torch.cuda.synchronize()
+    return errors
+
+
+def precompile(cands: list[C], dtypes: list[str], jobs: int) -> None:
+    items = [(asdict(c), dt) for c in cands for dt in dtypes if c.strategy == "fused"]
+    chunks = [items[i::jobs] for i in range(jobs)]
+    t0 = time.time()
+    import multiprocessing as mp
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+        for errs in ex.map(_compile_worker, chunks):
+            for e in errs:
+                print("COMPILE FAIL", e, flush=True)
+    print(f"precompiled {len(items)} kernels in {time.time() - t0:.1f}s", flush=True)
+
+
+class Bench:
+    def __init__(self, dtype=torch.bfloat16):
+        import triton.testing
+
+        self.do_bench = triton.testing.do_bench
+        self.dtype = dtype
+        self.layers = {}
+        self.refs = {}
+        self.sms = num_sms(torch.device("cuda"))
+
+    def layer(self, n, k):
+        if (n, k) not in self.layers:
+            self.layers[(n, k)] = make_layer(n, k)
+        return self.layers[(n, k)]
+
+    def ref(self, n, k, m):
+        key = (n, k, m)
+        if key not in self.refs:
+            q, s, _ = self.layer(n, k)
+            x = torch.randn(m, k, device="cuda").to(self.dtype)
+            ref = x.float() @ dequantize_mxfp8(q, s, torch.float32).T
+            self.refs[key] = (x, ref)
+        return self.refs[key]
+
+    def time_cfg(self, n, k, m, cfg, rep=40):
+        _, _, p = self.layer(n, k)
+        x, ref = self.ref(n, k, m)
+        args = (x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, self.dtype)
+        try:
+            y = run_gemm(*args, config=cfg)
+            torch.cuda.synchronize()
+        except Exception as exc:  # noqa: BLE001
+            return None, f"{type(exc).__name__}: {str(exc)[:200]}"
+        err = ((y.float() - ref).norm() / ref.norm()).item()
+        t = self.do_bench(lambda: run_gemm(*args, config=cfg), warmup=10, rep=rep, return_mode="median")
+        return t * 1e3, err
+
+    def time_cublas(self, n, k, m, rep=40):
+        x, _ = self.ref(n, k, m)
+        w = torch.randn(n, k, device="cuda", dtype=self.dtype)
+        return self.do_bench(lambda: torch.nn.functional.linear(x, w), warmup=10, rep=rep, return_mode="median") * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="tune.json")
+    ap.add_argument("--jobs", type=int, default=12)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--stages", default="1,2,3")
+    args = ap.parse_args()
+    stages = set(args.stages.split(","))
+    torch.manual_seed(0)
+    small = small_m_candidates()
+    large = large_m_candidates()
+    if args.quick:
+        small, large = small[:4], large[:3]
+    precompile(small + large, ["bfloat16"], args.jobs)
+    b = Bench()
+    sms = b.sms
+    results = []
+    tol = 2 * 2.0**-8
+
+    def rec(stage, n, k, m, cfg, us, err):
+        row = {"stage": stage, "N": n, "K": k, "M": m, "config": cfg.describe() if cfg else "cublas",
+               "cfg": asdict(cfg) if cfg else None, "us": us, "err": err}
+        results.append(row)
+        bad = isinstance(err, str) or (err is not None and not err < tol + k * 2.0**-24)
+        if bad:
+            print("BAD", row, flush=True)
+        return row
+
+    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_()
+    dst = torch.empty_like(src)
+    t = b.do_bench(lambda: dst.copy_(src), warmup=10, rep=100, return_mode="median")
+    copy_bw = 2 * src.numel() / (t * 1e-3)
+    del src, dst
+    print(f"device-to-device copy: {copy_bw / 1e12:.2f} TB/s (read + write)", flush=True)
+    results.append({"stage": "copy", "bytes_per_s": copy_bw})
+    cublas = {}
+    for (n, k) in SHAPES:
+        for m in (1, 4, 16, 64, 256, 1024, 4096):
+            cublas[(n, k, m)] = b.time_cublas(n, k, m)
+            rec("cublas", n, k, m, None, cublas[(n, k, m)], None)
+    print("cublas", {f"{n}x{k} M{m}": round(v, 1) for (n, k, m), v in cublas.items()}, flush=True)
+
+    # ---- stage 1: small M, M=1, two shapes, waves in {1,2,4}
+    scores = {}
+    if "1" in stages:
+        t0 = time.time()
+        for cfg in small:
+            for (n, k) in [(8192, 8192), (4096, 4096)]:
+                if k % cfg.block_k:
+                    continue
+                for waves in (1, 2, 4):
+                    c = replace(cfg, split_k=split_for(1, n, k, cfg, waves, sms))
+                    us, err = b.time_cfg(n, k, 1, c, rep=25)
+                    rec("s1", n, k, 1, c, us, err)
+                    if us is not None:
+                        key = (cfg, waves)
+                        scores.setdefault(key, []).append(cublas[(n, k, 1)] / us)
+        print(f"stage 1: {time.time() - t0:.0f}s", flush=True)
+        ranked = sorted(scores.items(), key=lambda kv: -math.prod(kv[1]) ** (1 / len(kv[1])) if len(kv[1]) == 2 else 0)
+        print("stage 1 top 10 (speedup vs cublas at 8192^2, 4096^2):")
+        for (cfg, waves), sp in ranked[:10]:
+            print(f"  {cfg.describe():60s} waves={waves}  {[round(v, 2) for v in sp]}")
+    # ---- stage 2: the best 6 layouts on every shape, M in {1,4,16}
+    if "2" in stages and scores:
+        t0 = time.time()
+        top = []
+        for (cfg, waves), _ in ranked:
+            if cfg not in top:
+                top.append(cfg)
+            if len(top) == 6:
+                break
+        for cfg in top:
+            for (n, k) in SHAPES:
+                for m in (1, 4, 16):
+                    for waves in (1, 2, 4):
+                        c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms))
+                        us, err = b.time_cfg(n, k, m, c, rep=25)
+                        rec("s2", n, k, m, c, us, err)
+        print(f"stage 2: {time.time() - t0:.0f}s", flush=True)
+    # ---- stage 3: large M
+    if "3" in stages:
+        t0 = time.time()
+        for (n, k) in [(8192, 8192), (4096, 14336), (4096, 4096), (14336, 4096)]:
+            for m in (64, 256, 1024, 4096):
+                rec("s3", n, k, m, C("dequant"), *b.time_cfg(n, k, m, C("dequant")))
+                for cfg in large:
+                    if k % cfg.block_k:
+                        continue
+                    for waves in ((1, 2) if m <= 256 else (1,)):
+                        c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms))
+                        if waves == 2 and c.split_k == 1:
+                            continue
+                        us, err = b.time_cfg(n, k, m, c, rep=40 if m < 4096 else 100)
+                        rec("s3", n, k, m, c, us, err)
+        print(f"stage 3: {time.time() - t0:.0f}s", flush=True)
+
+    with open(args.out, "w") as f:
+        json.dump({"device": torch.cuda.get_device_name(), "sms": sms, "results": results}, f)
+    # ---- summary: best per (shape, M)
+    best = {}
+    for r in results:
+        if r["stage"] == "cublas" or r["us"] is None:
+            continue
+        key = (r["N"], r["K"], r["M"])
+        if key not in best or r["us"] < best[key]["us"]:
+            best[key] = r
+    print(f"{'shape':>12} {'M':>5} {'cublas':>8} {'best':>8} {'x':>5}  config")
+    for key in sorted(best):
+        r = best[key]
+        cb = cublas[key]
+        print(f"{key[0]:>6}x{key[1]:<6} {key[2]:>5} {cb:8.1f} {r['us']:8.1f} {cb / r['us']:5.2f}  {r['config']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
