@@ -8,7 +8,7 @@ def pytest_collection_modifyitems(config, items):
     has_cuda = torch.cuda.is_available()
     capability = torch.cuda.get_device_capability() if has_cuda else (0, 0)
     for item in items:
-        if "gpu" in item.keywords and not has_cuda:
+        if item.get_closest_marker("gpu") and not has_cuda:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
-        if "sm100" in item.keywords and capability < (10, 0):
+        if item.get_closest_marker("sm100") and capability < (10, 0):
             item.add_marker(pytest.mark.skip(reason="needs a Blackwell-class GPU (compute capability >= 10.0)"))

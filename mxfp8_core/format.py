@@ -101,16 +101,18 @@ def quantize_mxfp8(x: torch.Tensor, *, rounding: str = "rceil") -> tuple[torch.T
 def dequantize_mxfp8(
     data: torch.Tensor, scales: torch.Tensor, dtype: torch.dtype = torch.bfloat16
 ) -> torch.Tensor:
-    """``float(data) * 2**(scales - 127)`` per 32-element block, computed exactly in float32
-    and rounded once to ``dtype``; scale ``0xFF`` gives NaN."""
+    """``float(data) * 2**(scales - 127)`` per 32-element block, computed exactly (in float32,
+    or float64 for a float64 result) and rounded once to ``dtype``; scale ``0xFF`` gives NaN."""
     check_mxfp8_pair(data, scales, "dequantize_mxfp8")
     if not dtype.is_floating_point:
         raise TypeError(f"dequantize_mxfp8: dtype must be a floating dtype, got {dtype}")
     k = data.shape[-1]
-    blocks = data.to(torch.float32).reshape(*data.shape[:-1], k // BLOCK_SIZE, BLOCK_SIZE)
+    # float32 holds every product exactly unless it overflows; float64 output needs the range.
+    wide = torch.float64 if dtype == torch.float64 else torch.float32
+    blocks = data.to(wide).reshape(*data.shape[:-1], k // BLOCK_SIZE, BLOCK_SIZE)
     exponent = scales.to(torch.int32) - SCALE_BIAS
     first, second = _pow2_factors(exponent.clamp(max=SCALE_MAX_FINITE - SCALE_BIAS).unsqueeze(-1))
-    values = blocks * first * second
+    values = blocks * first.to(wide) * second.to(wide)
     values = torch.where((scales == SCALE_NAN).unsqueeze(-1), float("nan"), values)
     return values.reshape(data.shape).to(dtype)
 

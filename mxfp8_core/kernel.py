@@ -32,7 +32,7 @@ from .platform import CPU, CUDA, Target, resolve_target
 from .support import Support
 
 SCHEMES = ("w8a8", "w8a16", "emulated")
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 PROCESSED_ATTR = "mxfp8_processed_by"
 
 # Bound on ||y - ref|| / ||ref|| that the base tolerance allows for rounding the output
@@ -176,6 +176,10 @@ class Mxfp8LinearKernel(abc.ABC):
                 f"kernel {self.name!r}: prepare_weights must return a mapping of attribute "
                 f"names to tensors (or None to remove one), got {type(prepared).__name__}"
             )
+        for key in prepared:  # check every key first, so installing cannot fail half-way
+            problem = _install_problem(layer, key)
+            if problem:
+                raise KernelContractError(f"kernel {self.name!r}: prepare_weights returned key {key!r}: {problem}")
         for key, value in prepared.items():
             _install(layer, key, value)
         _set_marker(layer, self.name)
@@ -224,8 +228,8 @@ def check_kernel_class(obj: object) -> str | None:
         return f"{obj!r} is not a subclass of mxfp8_core.Mxfp8LinearKernel"
     problems = []
     name = getattr(obj, "name", None)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.append(f"name must match {NAME_RE.pattern}, got {name!r}")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        problems.append(f"name must match {NAME_RE.pattern} (lower case), got {name!r}")
     priority = getattr(obj, "priority", None)
     if not isinstance(priority, int) or isinstance(priority, bool):
         problems.append(f"priority must be an int, got {priority!r}")
@@ -257,6 +261,15 @@ def check_layer_weights(layer: torch.nn.Module, config: Mxfp8LinearLayerConfig) 
             f"{int(nan_rows[0])}: the checkpoint is corrupt or was quantized from non-finite weights"
         )
     return weight, scale
+
+
+def _install_problem(layer: Any, key: str) -> str | None:
+    if not key.isidentifier():
+        return "not a valid attribute name"
+    existing = getattr(layer, key, None)
+    if existing is not None and not isinstance(existing, torch.Tensor):
+        return f"the layer's {key!r} is a {type(existing).__name__}, not a tensor"
+    return None
 
 
 def _install(layer: Any, key: str, value: torch.Tensor | None) -> None:

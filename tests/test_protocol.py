@@ -383,11 +383,6 @@ def test_check_kernel_class_bad_name(name):
     assert problem is not None and "name" in problem and "BadName" in problem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: NAME_RE.match uses '$', which also matches before a trailing newline, so a "
-    "kernel name 'emul\\n' passes check_kernel_class (needs fullmatch or \\Z)",
-)
 def test_check_kernel_class_name_with_trailing_newline():
     cls = type("NewlineName", (RecordingKernel,), {"name": "emul\n"})
     assert check_kernel_class(cls) is not None
@@ -566,12 +561,6 @@ def test_process_weights_contract_error_leaves_layer_unchanged(result):
     assert issubclass(KernelContractError, Mxfp8Error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: process_weights_after_loading installs prepared tensors one by one; when a "
-    "later key cannot be installed (torch rejects 'packed.weight'), the earlier ones are "
-    "already on the layer, so the layer is left half-processed",
-)
 def test_process_weights_atomic_when_install_fails():
     class DottedKey(RecordingKernel):
         name = "test_dotted_key"
