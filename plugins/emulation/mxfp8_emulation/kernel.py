@@ -80,7 +80,9 @@ class EmulationKernel(Mxfp8LinearKernel):
             x = dequantize_mxfp8(*quantize_mxfp8(x), config.act_dtype)
         if config.out_dtype == config.act_dtype:
             return F.linear(x, weight, bias)
-        y = F.linear(x, weight).to(config.out_dtype)
+        # Mixed dtypes: accumulate in float32 and round once to out_dtype (what the declared
+        # tolerance allows); a GEMM in act_dtype would round a bf16 product for an fp32 output.
+        y = F.linear(x.float(), weight.float()).to(config.out_dtype)
         return y if bias is None else y.add_(bias)
 
     def __repr__(self) -> str:
