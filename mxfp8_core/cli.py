@@ -16,6 +16,7 @@ from .errors import Mxfp8Error, NoKernelAvailable
 from .hookspecs import ENTRY_POINT_GROUP
 from .platform import CPU_TARGET, current_target, resolve_target
 from .selection import evaluate, select_kernel
+from .testing.cli import add_check_parser
 
 DTYPES = {name: dtype for dtype, name in DTYPE_NAMES.items()}
 
@@ -130,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     _overrides(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_demo)
+
+    add_check_parser(sub)  # mxfp8 check: the conformance kit
     return parser
 
 
