@@ -95,16 +95,3 @@ def test_every_reason_is_collected():
     support = Kernel.can_implement(cfg(64, 100, act_dtype=torch.float32, bmm_batch_size=2))
     assert len(support.reasons) == 6, support.reasons  # act, out, K>=128, N>=128, N%32, bmm
 
-
-def test_can_implement_never_touches_flashinfer(python_subprocess):
-    python_subprocess(
-        """
-        import sys
-        from mxfp8_core import Mxfp8LinearLayerConfig
-        from mxfp8_flashinfer_cutlass import FlashInferCutlassMxfp8Kernel as Kernel
-        assert Kernel.can_implement(Mxfp8LinearLayerConfig(4096, 4096)).ok
-        assert not Kernel.can_implement(Mxfp8LinearLayerConfig(1024, 32)).ok
-        Kernel(Mxfp8LinearLayerConfig(4096, 4096))
-        assert "flashinfer" not in sys.modules
-        """
-    )

@@ -110,16 +110,23 @@ def test_flashinfer_is_asked_once_per_capability(monkeypatch):
         _flashinfer.cutlass_supports.cache_clear()
 
 
-def test_plugin_import_and_pre_blackwell_answers_do_not_import_flashinfer(python_subprocess):
+def test_import_config_checks_and_pre_blackwell_answers_do_not_import_flashinfer(python_subprocess):
+    """``import flashinfer`` costs seconds: only a question about a Blackwell-class GPU
+    (or running the kernel) may pay for it. One fresh process for the whole story."""
     python_subprocess(
         """
         import sys
+        from mxfp8_core import Mxfp8LinearLayerConfig
         from mxfp8_flashinfer_cutlass import plugin
         [kernel] = plugin.mxfp8_core_kernels()
         assert "flashinfer" not in sys.modules
         for target in [(9, 0), (8, 0), "cpu"]:
             assert not kernel.is_supported(target).ok
         assert "flashinfer" not in sys.modules, "asking about a pre-Blackwell target imported flashinfer"
+        assert kernel.can_implement(Mxfp8LinearLayerConfig(4096, 4096)).ok
+        assert not kernel.can_implement(Mxfp8LinearLayerConfig(1024, 32)).ok
+        kernel(Mxfp8LinearLayerConfig(4096, 4096))
+        assert "flashinfer" not in sys.modules, "config checks imported flashinfer"
         assert kernel.is_supported((10, 0)).ok
         assert "flashinfer" in sys.modules
         """
