@@ -92,7 +92,7 @@ def _block_factor(d, DOT: tl.constexpr, DECODE: tl.constexpr, OUT: tl.constexpr)
 def mx_w8a16_gemm(
     x_ptr, q_ptr, d_ptr, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
     M, N, K,
-    stride_xm, stride_xk, stride_ym,
+    stride_xm, stride_xk, stride_ym, stride_d,
     HAS_BIAS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     SPLIT_K, GROUP_N: tl.constexpr,
@@ -133,16 +133,18 @@ def mx_w8a16_gemm(
     kt_end = tl.minimum(kt_begin + per_split, k_tiles)
 
     q_ptrs = q_ptr + rows_n[:, None].to(tl.int64) * K + (kt_begin * BLOCK_K + offs_k)[None, :]
-    d_ptrs = d_ptr + (kt_begin * G + offs_g)[None, :].to(tl.int64) * N + rows_n[:, None]
+    d_ptrs = d_ptr + (tl.minimum(kt_begin, k_tiles - 1) * G + offs_g)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
+    d = tl.load(d_ptrs)
     x_ptrs = x_ptr + rows_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
 
     if SWAP:
         acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
     else:
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for _ in range(kt_begin, kt_end):
+    for kt in range(kt_begin, kt_end):
+        d_ptrs += tl.where(kt + 1 < kt_end, G * stride_d, 0)
+        d_next = tl.load(d_ptrs)
         q = tl.load(q_ptrs)
-        d = tl.load(d_ptrs)
         x = tl.load(x_ptrs)
         w = _decode(q, DOT, DECODE)
         f = _block_factor(d, DOT, DECODE, DOT)
@@ -152,8 +154,8 @@ def mx_w8a16_gemm(
         else:
             acc = tl.dot(tl.trans(x.to(DOT)), tl.trans(w), acc)
         q_ptrs += BLOCK_K
-        d_ptrs += G * N
         x_ptrs += BLOCK_K * stride_xk
+        d = d_next
 
     if not SWAP:
         acc = tl.trans(acc)
@@ -186,7 +188,7 @@ def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride
 
 
 @triton.jit
-def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N, K, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N, K, stride_d, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                   DECODE: tl.constexpr, DOT: tl.constexpr):
     """``w[N, K] = W`` in ``w``'s dtype (for the large-M dequantize-then-cuBLAS path). BLOCK_K | K."""
     G: tl.constexpr = BLOCK_K // 32
@@ -195,7 +197,7 @@ def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N, K, BLOCK_N: tl.constexpr, BLOC
     kt = tl.program_id(1)
     offs_k = kt * BLOCK_K + tl.arange(0, BLOCK_K)
     q = tl.load(q_ptr + rows_n[:, None].to(tl.int64) * K + offs_k[None, :])
-    d = tl.load(d_ptr + (kt * G + tl.arange(0, G))[None, :].to(tl.int64) * N + rows_n[:, None])
+    d = tl.load(d_ptr + (kt * G + tl.arange(0, G))[None, :].to(tl.int64) * stride_d + offs_n[:, None])
     w = _decode(q, DOT, DECODE).to(tl.float32)
     f = _block_factor(d, DOT, DECODE, tl.float32) * tl.load(rs_ptr + rows_n)[:, None]
     w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))

@@ -15,6 +15,7 @@ sensible for any SM80+ part. ``choose`` is cached per shape bucket.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -44,13 +45,17 @@ class Config:
 
 
 # M bucket upper bound -> base config (split_k and block_k are then fitted to the shape).
+# Measured on the H100 (bench/notes_marlin.md): "noswap" (activations as the MMA's A
+# operand, decoded weights as B) won every bucket; the weights' decode uses the packed
+# PTX bit trick. Past M=512 dequantizing into a buffer and calling cuBLAS is faster than
+# the fused kernel.
 _TABLE: tuple[tuple[int, Config], ...] = (
-    (16, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=4)),
-    (32, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=4)),
-    (64, Config("fused", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4)),
-    (128, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=8, num_stages=3)),
-    (512, Config("fused", block_m=128, block_n=128, block_k=64, num_warps=8, num_stages=4)),
-    (1 << 62, Config("fused", block_m=128, block_n=128, block_k=64, num_warps=8, num_stages=4)),
+    (16, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
+    (32, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
+    (64, Config("fused", block_m=64, block_n=128, block_k=256, num_warps=4, num_stages=3, swap=False)),
+    (128, Config("fused", block_m=64, block_n=128, block_k=256, num_warps=4, num_stages=3, swap=False)),
+    (512, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),
+    (1 << 62, Config("dequant")),
 )
 
 
@@ -71,13 +76,12 @@ def fit_block_k(k: int, block_k: int) -> int:
 
 
 def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int) -> int:
-    """Split K until the grid has about two programs per SM, keeping >= 2 K tiles each."""
+    """The power-of-two split of K that brings the grid closest to two programs per SM
+    (log scale), keeping at least two K tiles per split."""
     tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
     k_tiles = k // cfg.block_k
-    split = 1
-    while tiles * split < 2 * num_sms and k_tiles // (split * 2) >= 2 and split < 16:
-        split *= 2
-    return split
+    splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= 2]
+    return min(splits, key=lambda s: (abs(math.log(tiles * s / (2 * num_sms))), s))
 
 
 @lru_cache(maxsize=4096)

@@ -105,6 +105,9 @@ def _packed(layer: torch.nn.Module, name: str) -> tuple[torch.Tensor, torch.Tens
 _lock = threading.Lock()
 _counters: dict[tuple, object] = {}
 _buffers: dict[tuple, torch.Tensor] = {}
+# Buffers replaced by larger ones stay alive: a CUDA graph captured earlier still holds
+# their addresses.
+_retired: list[torch.Tensor] = []
 _num_sms: dict[int, int] = {}
 
 
@@ -121,7 +124,9 @@ def _tile_counters(device: torch.device, count: int) -> torch.Tensor:
     buf = _counters.get(key)
     if buf is None or buf.numel() < count:
         with _lock:
-            buf = torch.zeros(max(count, 1024), dtype=torch.int32, device=device)
+            if buf is not None:
+                _retired.append(buf)
+            buf = torch.zeros(max(count, 4096), dtype=torch.int32, device=device)
             _counters[key] = buf
     return buf
 
@@ -132,7 +137,9 @@ def _weight_buffer(device: torch.device, dtype: torch.dtype, numel: int) -> torc
     buf = _buffers.get(key)
     if buf is None or buf.numel() < numel:
         with _lock:
-            _buffers.pop(key, None)
+            old = _buffers.pop(key, None)
+            if old is not None:
+                _retired.append(old)
             buf = torch.empty(numel, dtype=dtype, device=device)
             _buffers[key] = buf
     return buf[:numel]
@@ -188,7 +195,7 @@ def run_gemm(
             "under the Triton interpreter (TRITON_INTERPRET=1 set before Triton is imported)"
         )
     m, k = x.shape
-    n = q.shape[0]
+    n = rs.shape[0]
     device = x.device
     cfg = config or configs.choose(m, n, k, num_sms(device))
     decode = decode or cfg.decode
@@ -202,7 +209,7 @@ def run_gemm(
         w = _weight_buffer(device, x.dtype, n * k).view(n, k)
         bk = configs.fit_block_k(k, 256)
         grid = (triton_cdiv(n, 32), k // bk)
-        kern.mx_dequantize[grid](q, d, rs, w, n, k, BLOCK_N=32, BLOCK_K=bk, DECODE=dec,
+        kern.mx_dequantize[grid](q, d, rs, w, n, k, d.stride(0), BLOCK_N=32, BLOCK_K=bk, DECODE=dec,
                                  DOT=kern.tl.float32 if dec == DECODE_BITS else kern.tl.float16, num_warps=4)
         y = F.linear(x, w, None if bias is None else bias.to(x.dtype))
         return y if y.dtype == out_dtype else y.to(out_dtype)
@@ -220,7 +227,7 @@ def run_gemm(
     kern.mx_w8a16_gemm[(tiles, cfg.split_k)](
         x, q, d, rs, bias_arg, y, ws, cnt,
         m, n, k,
-        x.stride(0), x.stride(1), y.stride(0),
+        x.stride(0), x.stride(1), y.stride(0), d.stride(0),
         HAS_BIAS=bias is not None,
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         SPLIT_K=cfg.split_k, GROUP_N=cfg.group_n,

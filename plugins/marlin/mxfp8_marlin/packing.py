@@ -5,7 +5,9 @@ uint8`` (E8M0) it makes:
 
 - ``marlin_weight``    uint8 ``[N, K]``: the e4m3 bytes (a view of the weight when it is
   contiguous: no copy).
-- ``marlin_scale``     uint8 ``[K/32, N]``: ``rowmax[n] - scale[n, g]``, transposed.
+- ``marlin_scale``     uint8 ``[K/32, NP]``: ``rowmax[n] - scale[n, g]``, transposed, its
+  columns zero-padded to ``NP`` = N rounded up to a multiple of 256 (so that a tile's
+  scales are one contiguous, unclamped load).
 - ``marlin_row_scale`` float32 ``[N]``: ``2**(rowmax[n] - 127)``, built from bits (exact;
   ``rowmax = 0`` gives the subnormal ``2**-127``).
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import torch
 
 BLOCK = 32
+SCALE_COLUMN_MULTIPLE = 256
 E4M3_NAN_MASK = 0x7F  # e4m3fn NaN: S.1111.111
 
 
@@ -36,7 +39,9 @@ def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor) -> dict[str, 
         )
     scale = weight_scale.to(torch.int32)
     row_max = scale.amax(dim=1, keepdim=True)  # [N, 1]
-    rel = (row_max - scale).to(torch.uint8).t().contiguous()  # [K/32, N]
+    padded_n = -(-n // SCALE_COLUMN_MULTIPLE) * SCALE_COLUMN_MULTIPLE
+    rel = torch.zeros(k // BLOCK, padded_n, dtype=torch.uint8, device=weight.device)
+    rel[:, :n] = (row_max - scale).to(torch.uint8).t()  # [K/32, NP]
     row_max = row_max.flatten()
     bits = torch.where(row_max > 0, row_max << 23, torch.full_like(row_max, 1 << 22))
     row_scale = bits.view(torch.float32).contiguous()
@@ -47,9 +52,10 @@ def unpack_weights(q: torch.Tensor, rel: torch.Tensor, row_scale: torch.Tensor) 
     """The float32 weight ``[N, K]`` the packed tensors stand for (tests and the CPU fallback)."""
     n, k = q.shape
     values = q.view(torch.float8_e4m3fn).to(torch.float32).view(n, k // BLOCK, BLOCK)
-    exponent = -rel.t().to(torch.int32)  # 2**-d, d in [0, 254]
+    exponent = -rel[:, :n].t().to(torch.int32)  # 2**-d, d in [0, 254]
     first = torch.div(exponent, 2, rounding_mode="floor")
     second = exponent - first
     as_float = lambda e: ((e + 127) << 23).view(torch.float32)  # noqa: E731
     values = values * as_float(first).unsqueeze(-1) * as_float(second).unsqueeze(-1)
     return values.view(n, k) * row_scale[:, None]
+

@@ -29,7 +29,7 @@ def test_packed_layout_is_exactly_the_dequantized_weight():
     s[7] = 127
     p = pack_weights(q, s)
     assert p["marlin_weight"].dtype == torch.uint8 and p["marlin_weight"].shape == (24, 256)
-    assert p["marlin_scale"].shape == (8, 24) and p["marlin_scale"].is_contiguous()
+    assert p["marlin_scale"].shape == (8, 256) and p["marlin_scale"].is_contiguous()
     assert p["marlin_row_scale"].dtype == torch.float32 and p["marlin_row_scale"].shape == (24,)
     ref = dequantize_mxfp8(q, s, torch.float32)
     got = unpack_weights(p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])

@@ -1,0 +1,253 @@
+"""MXFP8 linear-layer benchmark: every installed MXFP8 kernel against the baselines.
+
+    python bench/bench_gemm.py [--kernels marlin,emulation] [--shapes 4096x4096,...]
+                               [--ms 1,4,16,64,256,1024,4096] [--out results.json]
+
+On the current GPU, for each ``N x K`` weight and each ``M``, it times
+
+- every requested MXFP8 kernel by name through the core API (default: every installed
+  kernel whose ``is_supported()`` holds on this GPU, found through the
+  ``mxfp8_core.plugins`` entry points), weights processed once, then
+  ``kernel.apply_weights(layer, x)``;
+- ``torch.nn.functional.linear`` in bf16 (cuBLAS), the baseline the ratios refer to;
+- fp8 per-tensor ``torch._scaled_mm`` (activations already quantized: GEMM time only);
+- a 1 GiB device-to-device copy, whose bandwidth (bytes read + written) gives the
+  MXFP8 weight roofline ``N*K*(1 + 1/32)`` bytes / bandwidth.
+
+Timing: each call is captured in a CUDA graph after a warm-up (so Python launch
+overhead is not measured, as in an engine's decode loop) and replayed ``--reps``
+times, each replay preceded by a 256 MiB memset that flushes the L2 cache; the median
+of CUDA-event times is reported. Prints a table (median us, speed-up over bf16,
+fraction of the roofline) and writes everything to ``--out`` as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from importlib import metadata
+
+import torch
+import torch.nn.functional as F
+
+SHAPES = "4096x4096,14336x4096,4096x14336,8192x8192"
+MS = "1,4,16,64,256,1024,4096"
+
+
+def graph_time_us(fn, reps: int, flush: torch.Tensor) -> float:
+    fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for _ in range(3):  # warm replays
+        flush.zero_()
+        graph.replay()
+    for i in range(reps):
+        flush.zero_()
+        starts[i].record()
+        graph.replay()
+        ends[i].record()
+    torch.cuda.synchronize()
+    del graph
+    return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends)) * 1e3
+
+
+def copy_bandwidth(flush: torch.Tensor, reps: int) -> float:
+    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_()
+    dst = torch.empty_like(src)
+    us = graph_time_us(lambda: dst.copy_(src), reps, flush)
+    return 2 * src.numel() / (us * 1e-6)
+
+
+def installed_kernels() -> dict[str, type]:
+    """Name -> kernel class of every installed plugin (through the core's registry when it
+    exists, else the entry points directly)."""
+    try:
+        from mxfp8_core.discovery import get_registry
+
+        return {entry.name: entry.kernel for entry in get_registry().kernels()}
+    except ImportError:
+        found = {}
+        for ep in metadata.entry_points(group="mxfp8_core.plugins"):
+            try:
+                for cls in ep.load().mxfp8_core_kernels():
+                    found[cls.name] = cls
+            except Exception as exc:  # noqa: BLE001
+                print(f"plugin {ep.name!r} failed to load: {exc}", file=sys.stderr)
+        return found
+
+
+class _Layer(torch.nn.Module):
+    pass
+
+
+def make_layer(weight_fp8: torch.Tensor, scale: torch.Tensor) -> torch.nn.Module:
+    layer = _Layer()
+    layer.weight = torch.nn.Parameter(weight_fp8.clone(), requires_grad=False)
+    layer.weight_scale = torch.nn.Parameter(scale.clone(), requires_grad=False)
+    return layer
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kernels", default=None, help="comma-separated kernel names (default: all supported here)")
+    ap.add_argument("--shapes", default=SHAPES, help="comma-separated NxK (out x in features)")
+    ap.add_argument("--ms", default=MS, help="comma-separated M (tokens)")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--out", default="bench_gemm.json")
+    ap.add_argument("--no-baselines", action="store_true", help="skip the fp8 _scaled_mm baseline")
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        print("bench_gemm needs a CUDA GPU", file=sys.stderr)
+        return 2
+
+    from mxfp8_core import Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
+
+    torch.manual_seed(0)
+    dtype = torch.bfloat16
+    shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",")]
+    ms = [int(v) for v in args.ms.split(",")]
+    capability = torch.cuda.get_device_capability()
+    kernels = installed_kernels()
+    if args.kernels:
+        names = [n.strip() for n in args.kernels.split(",") if n.strip()]
+        missing = [n for n in names if n not in kernels]
+        if missing:
+            print(f"unknown kernel(s) {missing}; installed: {sorted(kernels)}", file=sys.stderr)
+            return 2
+    else:
+        names = sorted(n for n, cls in kernels.items() if cls.is_supported(capability).ok)
+    skipped = {n: cls.is_supported(capability).reason for n, cls in kernels.items() if n not in names}
+    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+    bw = copy_bandwidth(flush, args.reps)
+    info = {
+        "device": torch.cuda.get_device_name(),
+        "capability": list(capability),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "kernels": names,
+        "kernels_skipped": skipped,
+        "copy_bandwidth_bytes_per_s": bw,
+        "timing": f"CUDA graph replay, L2 flushed (256 MiB memset) before each, median of {args.reps}",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    for pkg in ("triton", "mxfp8-core", "mxfp8-marlin", "mxfp8-emulation", "flashinfer-python"):
+        try:
+            info[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    print(f"# {info['device']} sm_{capability[0]}{capability[1]}, torch {info['torch']}, "
+          f"triton {info.get('triton')}; copy bandwidth {bw / 1e12:.2f} TB/s; kernels: {', '.join(names)}")
+    if skipped:
+        print("# not supported here: " + "; ".join(f"{n} ({r})" for n, r in sorted(skipped.items())))
+
+    rows = []
+    for n, k in shapes:
+        w = torch.randn(n, k, device="cuda") * 0.02
+        q, s = quantize_mxfp8(w)
+        w_bf16 = dequantize_mxfp8(q, s, dtype)
+        w_fp8 = q  # per-tensor baseline: the same e4m3 values with scale 1
+        roofline_us = n * k * (1 + 1 / 32) / bw * 1e6
+        layers = {}
+        for name in names:
+            cls = kernels[name]
+            config = Mxfp8LinearLayerConfig(k, n, dtype)
+            support = cls.can_implement(config)
+            if not support.ok:
+                print(f"# {name} cannot implement {n}x{k}: {support.reason}")
+                continue
+            kernel = cls(config)
+            layer = make_layer(q, s)
+            kernel.process_weights_after_loading(layer)
+            layers[name] = (kernel, layer)
+        for m in ms:
+            x = torch.randn(m, k, device="cuda").to(dtype)
+            ref = x.float() @ w_bf16.float().T
+            row = {"N": n, "K": k, "M": m, "roofline_us": roofline_us, "flop": 2 * m * n * k}
+            row["bf16_us"] = graph_time_us(lambda: F.linear(x, w_bf16), args.reps, flush)
+            if not args.no_baselines:
+                try:
+                    x8 = x.to(torch.float8_e4m3fn)
+                    one = torch.ones((), device="cuda")
+                    row["fp8_scaled_mm_us"] = graph_time_us(
+                        lambda: torch._scaled_mm(x8, w_fp8.t(), one, one, out_dtype=dtype), args.reps, flush
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    row["fp8_scaled_mm_error"] = str(exc)[:200]
+            for name, (kernel, layer) in layers.items():
+                try:
+                    y = kernel.apply_weights(layer, x)
+                    err = float((y.float() - ref).norm() / ref.norm())
+                    row[f"{name}_err"] = err
+                    row[f"{name}_ok"] = err <= kernel.tolerance(kernel.config)
+                    row[f"{name}_us"] = graph_time_us(lambda: kernel.apply_weights(layer, x), args.reps, flush)
+                except Exception as exc:  # noqa: BLE001
+                    row[f"{name}_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            rows.append(row)
+            print(format_row(row, names), flush=True)
+            del x, ref
+        del layers, w, q, s, w_bf16
+        torch.cuda.empty_cache()
+
+    table = render(rows, names, info)
+    print()
+    print(table)
+    with open(args.out, "w") as f:
+        json.dump({"info": info, "rows": rows, "table": table}, f, indent=1)
+    return 0
+
+
+def format_row(row: dict, names: list[str]) -> str:
+    parts = [f"{row['N']}x{row['K']} M={row['M']}: bf16 {row['bf16_us']:.1f}us"]
+    for name in names:
+        if f"{name}_us" in row:
+            parts.append(f"{name} {row[f'{name}_us']:.1f}us (x{row['bf16_us'] / row[f'{name}_us']:.2f})")
+        elif f"{name}_error" in row:
+            parts.append(f"{name} ERROR {row[f'{name}_error']}")
+    return "  ".join(parts)
+
+
+def render(rows: list[dict], names: list[str], info: dict) -> str:
+    """A markdown table: median us, speed-up over bf16 (x), fraction of the roofline."""
+    head = ["N x K", "M", "bf16 us", "fp8 pt us"]
+    for name in names:
+        head += [f"{name} us", f"{name} x", f"{name} roof"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [f"{r['N']}x{r['K']}", str(r["M"]), f"{r['bf16_us']:.1f}", f"{r.get('fp8_scaled_mm_us', float('nan')):.1f}"]
+        for name in names:
+            us = r.get(f"{name}_us")
+            if us is None:
+                cells += ["err" if f"{name}_error" in r else "-", "", ""]
+            else:
+                flag = "" if r.get(f"{name}_ok", True) else " (ERR)"
+                cells += [f"{us:.1f}{flag}", f"{r['bf16_us'] / us:.2f}", f"{r['roofline_us'] / us:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    # summary: geometric means of the speed-up per M regime
+    summary = []
+    for name in names:
+        for label, sel in (("M<=16", lambda m: m <= 16), ("M=64,256", lambda m: m in (64, 256)),
+                           ("M>=1024", lambda m: m >= 1024)):
+            sp = [r["bf16_us"] / r[f"{name}_us"] for r in rows if sel(r["M"]) and f"{name}_us" in r]
+            if sp:
+                geo = math.exp(sum(math.log(v) for v in sp) / len(sp))
+                summary.append(f"{name} {label}: geomean x{geo:.2f} over bf16, min x{min(sp):.2f}")
+        roof = [r["roofline_us"] / r[f"{name}_us"] for r in rows if r["M"] <= 16 and f"{name}_us" in r]
+        if roof:
+            summary.append(f"{name} M<=16: time / roofline worst {1 / min(roof):.2f} (target <= 1.4)")
+    bw = info["copy_bandwidth_bytes_per_s"]
+    return "\n".join(lines) + f"\n\ncopy bandwidth {bw / 1e12:.2f} TB/s (read + write); roof = MXFP8 weight " \
+        "roofline time / measured time\n" + "\n".join(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
