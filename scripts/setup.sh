@@ -13,7 +13,7 @@ venv=${MXFP8_VENV:-$root/.venv}
 python=${PYTHON:-python3}
 
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-pip() { "$venv/bin/python" -m pip --disable-pip-version-check --quiet "$@"; }
+pip() { "$venv/bin/python" -m pip --disable-pip-version-check --quiet "$@" -c "$root/scripts/constraints.txt"; }
 
 if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     pip install "${MXFP8_TORCH:-torch==2.13.0}"
