@@ -155,7 +155,8 @@ def check_kernel(
     here, skipped = devices_here(kernel_cls, wanted)
     if not here:
         why = "; ".join(f"{device}: {reason}" for device, reason in skipped)
-        results.append(CheckResult("runtime", SKIP, f"runtime checks skipped: not supported on any device here ({why})"))
+        message = f"runtime checks skipped: not supported on any device here ({why})"
+        results.append(CheckResult("runtime", SKIP, message))
     for index, device in enumerate(here):
         gen = torch.Generator().manual_seed(seed + 1000 * index)
         run = _DeviceRun(kernel_cls, kwargs, torch.device(device), quick, gen)
@@ -294,7 +295,8 @@ _SIGNATURES: dict[str, tuple[str, list[tuple[tuple, dict]]]] = {
     "__init__": ("instance", [(("config",), {})]),
     "prepare_weights": ("instance", [(("weight", "weight_scale"), {})]),
     "process_weights_after_loading": ("instance", [(("layer",), {})]),
-    "apply_weights": ("instance", [(("layer", "x"), {}), (("layer", "x", "bias"), {}), (("layer", "x"), {"bias": None})]),
+    "apply_weights": ("instance", [(("layer", "x"), {}), (("layer", "x", "bias"), {}),
+                                   (("layer", "x"), {"bias": None})]),
     "apply_2d": ("instance", [(("layer", "x", "bias"), {})]),
 }
 
@@ -375,7 +377,8 @@ def _check_is_supported(cls: type[Mxfp8LinearKernel]) -> Status:
             problems.append(f"is_supported() (the current device) disagrees with is_supported({here!r})")
     except Exception as exc:  # noqa: BLE001
         problems.append(f"is_supported() raised {exc_text(exc)}")
-    return _verdict(problems, f"answers with reasons for CPU and sm_70..sm_120; supported on: {', '.join(yes) or 'none'}")
+    supported = ", ".join(yes) or "none"
+    return _verdict(problems, f"answers with reasons for CPU and sm_70..sm_120; supported on: {supported}")
 
 
 def _check_honours_capability(cls: type[Mxfp8LinearKernel]) -> Status:
@@ -500,7 +503,8 @@ def _check_can_implement(cls: type[Mxfp8LinearKernel], kwargs: dict) -> Status:
                 problems.append(f"{cls.__name__}({config.describe()}) raised {exc_text(exc)}; expected a ValueError "
                                 "saying why (the base class raises one)")
         else:
-            problems.append(f"{cls.__name__}({config.describe()}) constructs a kernel although can_implement rejects it")
+            problems.append(f"{cls.__name__}({config.describe()}) constructs a kernel although can_implement "
+                            "rejects it")
     return _verdict(problems, f"accepts {accepted} and rejects {len(rejected)} of {len(configs)} configs, each "
                               "with reasons, consistently with the declared limits")
 
