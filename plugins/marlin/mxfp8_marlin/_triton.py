@@ -123,7 +123,7 @@ def mx_w8a16_gemm(
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rows_n = tl.minimum(offs_n, N - 1)
-    rows_m = tl.minimum(offs_m, M - 1)
+    m_mask = (offs_m < M)[None, :]
     offs_k = tl.arange(0, BLOCK_K)
     offs_g = tl.arange(0, G)
 
@@ -135,7 +135,7 @@ def mx_w8a16_gemm(
     q_ptrs = q_ptr + rows_n[:, None].to(tl.int64) * K + (kt_begin * BLOCK_K + offs_k)[None, :]
     d_ptrs = d_ptr + (tl.minimum(kt_begin, k_tiles - 1) * G + offs_g)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
     d = tl.load(d_ptrs)
-    x_ptrs = x_ptr + rows_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
+    x_ptrs = x_ptr + offs_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
 
     if SWAP:
         acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
@@ -145,7 +145,7 @@ def mx_w8a16_gemm(
         d_ptrs += tl.where(kt + 1 < kt_end, G * stride_d, 0)
         d_next = tl.load(d_ptrs)
         q = tl.load(q_ptrs)
-        x = tl.load(x_ptrs)
+        x = tl.load(x_ptrs, mask=m_mask, other=0.0)
         w = _decode(q, DOT, DECODE)
         f = _block_factor(d, DOT, DECODE, DOT)
         w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))
