@@ -44,24 +44,25 @@ class Config:
         )
 
 
-# M bucket upper bound -> base config (split_k and block_k are then fitted to the shape).
-# Measured on the H100 (bench/notes_marlin.md): "noswap" (activations as the MMA's A
-# operand, decoded weights as B) won every bucket; the weights' decode uses the packed
-# PTX bit trick. Past M=512 dequantizing into a buffer and calling cuBLAS is faster than
-# the fused kernel.
-_TABLE: tuple[tuple[int, Config], ...] = (
-    (16, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (32, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (64, Config("fused", block_m=64, block_n=128, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (128, Config("fused", block_m=64, block_n=128, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (512, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),
-    (1 << 62, Config("dequant")),
+# M bucket upper bound -> (programs per SM that split-K aims for, base config); split_k
+# and block_k are then fitted to the shape. Measured on the H100 (bench/notes_marlin.md):
+# - M <= 32: "noswap" (activations are the MMA's A operand, the decoded weights B),
+#   mma.sync tiles of 16/32 x 64 x 256, three stages, about two programs per SM;
+# - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma), one per SM;
+# - M <= 512: 256 x 128 x 64 wgmma tiles;
+# - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel.
+_TABLE: tuple[tuple[int, float, Config], ...] = (
+    (16, 2.0, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
+    (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
+    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),
+    (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),
+    (1 << 62, 0.0, Config("dequant")),
 )
 
 
 def m_bucket(m: int) -> int:
     """Calls with M in the same bucket share a config (and a compiled kernel)."""
-    for bound, _ in _TABLE:
+    for bound, _, _ in _TABLE:
         if m <= bound:
             return bound
     return _TABLE[-1][0]
@@ -75,13 +76,13 @@ def fit_block_k(k: int, block_k: int) -> int:
     return bk
 
 
-def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int) -> int:
-    """The power-of-two split of K that brings the grid closest to two programs per SM
-    (log scale), keeping at least two K tiles per split."""
+def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0) -> int:
+    """The power-of-two split of K that brings the grid closest to ``waves`` programs per
+    SM (log scale), keeping at least two K tiles per split."""
     tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
     k_tiles = k // cfg.block_k
     splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= 2]
-    return min(splits, key=lambda s: (abs(math.log(tiles * s / (2 * num_sms))), s))
+    return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
 @lru_cache(maxsize=4096)
@@ -89,11 +90,11 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Confi
     """The config for an ``[m, k] x [n, k]^T`` product on a GPU with ``num_sms`` SMs.
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
     bucket = m_bucket(m)
-    cfg = next(c for bound, c in _TABLE if bound == bucket)
+    waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":
         return cfg
     cfg = replace(cfg, block_k=fit_block_k(k, cfg.block_k))
     if "split_k" not in dict(overrides):
-        cfg = replace(cfg, split_k=fit_split_k(bucket, n, k, cfg, num_sms))
+        cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves))
     return cfg

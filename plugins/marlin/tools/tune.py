@@ -62,6 +62,19 @@ def large_m_candidates() -> list[C]:
 
 
 def small_m_final_candidates() -> list[C]:
+    if os.environ.get("TUNE_STAGE5_SET") == "2":
+        return [
+            C("fused", 16, 16, 256, 1, 8, 4, 4, False, "asm"),
+            C("fused", 16, 16, 256, 1, 8, 4, 6, False, "asm"),
+            C("fused", 16, 32, 256, 1, 8, 4, 4, False, "asm"),
+            C("fused", 16, 32, 256, 1, 8, 4, 6, False, "asm"),
+            C("fused", 16, 64, 256, 1, 8, 4, 5, False, "asm"),
+            C("fused", 16, 32, 512, 1, 8, 4, 4, False, "asm"),
+            C("fused", 16, 64, 128, 1, 8, 4, 6, False, "asm"),
+            C("fused", 16, 64, 256, 1, 8, 2, 3, False, "asm"),
+            C("fused", 16, 32, 256, 1, 8, 2, 4, False, "asm"),
+            C("fused", 16, 64, 256, 1, 8, 4, 3, False, "asm"),
+        ]
     return [
         C("fused", 16, 64, 256, 1, 8, 4, 3, False, "asm"),
         C("fused", 16, 64, 256, 1, 8, 4, 4, False, "asm"),
@@ -316,8 +329,8 @@ def main() -> None:
             for (n, k) in SHAPES:
                 for m in (1, 16):
                     seen = set()
-                    for waves in (1, 2, 4):
-                        c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms))
+                    for waves in (0, 1, 2, 4):
+                        c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms) if waves else 1)
                         if c.split_k in seen:
                             continue
                         seen.add(c.split_k)
