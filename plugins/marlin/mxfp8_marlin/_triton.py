@@ -12,6 +12,11 @@ So ``W[n, k] = e4m3(q[n, k]) * 2**-d[g, n] * rs[n]`` (g = k // 32). The factor
 weight inside fp16's range whatever the MX scales are; ``rs`` is applied once per
 output in float32.
 
+The kernels use only ``triton.language`` builtins, none of its ``@jit`` library functions
+(``tl.cdiv``, ``tl.zeros``...): those are compiled-mode objects when Triton was imported
+before ``TRITON_INTERPRET`` was set (e.g. by another plugin's tests), and would then fail
+inside an interpreted kernel.
+
 ``INTERPRET`` is the one switch for the Triton interpreter (``TRITON_INTERPRET=1``, read
 when this module is imported): the interpreter computes bf16 arithmetic and bf16
 ``tl.dot`` on raw bits, so there every tile is computed in float32 instead.
@@ -100,18 +105,27 @@ def mx_w8a16_gemm(
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``. BLOCK_K divides K (so no K masks).
 
-    The tile is computed transposed, ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``: the
-    decoded weights are the MMA's A operand (kept in registers), the activations B. Rows
-    of W and x past N and M are clamped to the last one (loads need no masks); only the
-    store is masked. With SPLIT_K > 1 each program writes an float32 partial to ``ws``,
-    and the last program of each output tile (a counter in ``cnt``) sums the partials in
-    a fixed order, applies the epilogue, and resets the counter to 0.
+    Each program owns a ``BLOCK_M x BLOCK_N`` output tile and a range of K tiles. Per K
+    tile it loads the e4m3 bytes, decodes them (``_decode``), multiplies each 32-block by
+    ``2**-d`` (``_block_factor``) and feeds a tensor-core dot: ``SWAP`` computes
+    ``W_tile @ x_tile.T`` (decoded weights as the A operand, kept in registers: wgmma for
+    BLOCK_N >= 64), otherwise ``x_tile @ W_tile.T`` (activations as A). Rows of W past N
+    are clamped to the last one (no load mask); rows of x past M are masked (not clamped:
+    sixteen copies of one row would hit the same L2 lines sixteen times). ``d`` is padded
+    to ``stride_d`` (a multiple of 256) columns, so its loads are unclamped and contiguous,
+    and they are issued one K tile ahead (too narrow for the async-copy pipeline, they
+    would otherwise stall every iteration). The float32 accumulator is multiplied by the
+    row scale ``rs`` once, in the epilogue.
+
+    With SPLIT_K > 1 each program writes a float32 partial to ``ws``, and the last
+    program of each output tile (a counter in ``cnt``) sums the partials in a fixed order
+    (deterministic), applies the epilogue, and resets the counter to 0.
     """
     G: tl.constexpr = BLOCK_K // 32
     pid = tl.program_id(0)
     pid_k = tl.program_id(1)
-    tiles_m = tl.cdiv(M, BLOCK_M)
-    tiles_n = tl.cdiv(N, BLOCK_N)
+    tiles_m = (M + BLOCK_M - 1) // BLOCK_M
+    tiles_n = (N + BLOCK_N - 1) // BLOCK_N
     # Grouped order: consecutive programs share GROUP_N weight tiles and walk M.
     per_group = GROUP_N * tiles_m
     group = pid // per_group
@@ -128,7 +142,7 @@ def mx_w8a16_gemm(
     offs_g = tl.arange(0, G)
 
     k_tiles = K // BLOCK_K
-    per_split = tl.cdiv(k_tiles, SPLIT_K)
+    per_split = (k_tiles + SPLIT_K - 1) // SPLIT_K
     kt_begin = pid_k * per_split
     kt_end = tl.minimum(kt_begin + per_split, k_tiles)
 
@@ -138,9 +152,9 @@ def mx_w8a16_gemm(
     x_ptrs = x_ptr + offs_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
 
     if SWAP:
-        acc = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+        acc = tl.full((BLOCK_N, BLOCK_M), 0.0, tl.float32)
     else:
-        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
     for kt in range(kt_begin, kt_end):
         d_ptrs += tl.where(kt + 1 < kt_end, G * stride_d, 0)
         d_next = tl.load(d_ptrs)
@@ -170,7 +184,7 @@ def mx_w8a16_gemm(
         tl.debug_barrier()
         arrived = tl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
         if arrived == SPLIT_K - 1:
-            total = tl.zeros((BLOCK_N, BLOCK_M), dtype=tl.float32)
+            total = tl.full((BLOCK_N, BLOCK_M), 0.0, tl.float32)
             for s in range(SPLIT_K):
                 total += tl.load(tile_ws + s * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
             tl.store(cnt_ptr + tile, 0)

@@ -3,6 +3,8 @@ the Triton interpreter (see conftest.py) on small shapes; with one, on the GPU."
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -154,3 +156,31 @@ def test_blocks_far_below_their_row_maximum(act):
     x = x_for((9, k), act)
     err = rel_err(kernel.apply_weights(layer, x), reference(x, w32, None))
     assert err <= kernel.tolerance(kernel.config), err
+
+
+@pytest.mark.skipif(DEVICE == "cuda", reason="checks the CPU interpreter path")
+def test_interpreter_works_when_triton_was_imported_first():
+    """Another plugin (or test) may import Triton before TRITON_INTERPRET is set: the
+    kernels must not depend on Triton's compiled-mode @jit library functions."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, torch, triton, triton.language\n"
+        "os.environ['TRITON_INTERPRET'] = '1'\n"
+        "from mxfp8_core import quantize_mxfp8, dequantize_mxfp8\n"
+        "from mxfp8_marlin.packing import pack_weights\n"
+        "from mxfp8_marlin.kernel import run_gemm\n"
+        "from mxfp8_marlin.configs import Config\n"
+        "q, s = quantize_mxfp8(torch.randn(40, 128))\n"
+        "p = pack_weights(q, s)\n"
+        "x = torch.randn(3, 128).to(torch.bfloat16)\n"
+        "y = run_gemm(x, p['marlin_weight'], p['marlin_scale'], p['marlin_row_scale'], None, torch.bfloat16,\n"
+        "             config=Config('fused', 16, 32, 64, 2, 8, 4, 2, False, None))\n"
+        "ref = x.float() @ dequantize_mxfp8(q, s, torch.float32).T\n"
+        "print(float((y.float() - ref).norm() / ref.norm()))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) < 2 * 2.0**-8 + 128 * 2.0**-24

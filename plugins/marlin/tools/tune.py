@@ -1,13 +1,15 @@
 """Sweep marlin launch configs on the current GPU (a program, not a test).
 
-    python plugins/marlin/tools/tune.py --out tune.json [--jobs 12] [--quick]
+    python plugins/marlin/tools/tune.py --out tune.json [--jobs 12] [--stages 1,2,3]
 
-Stage 1 times every small-M (decode) config at M=1 on two shapes; stage 2 re-times the
-best ones on all shapes and M in {1, 4, 16}; stage 3 times the large-M configs and the
-dequantize-then-cuBLAS strategy. Every timed config is also checked against the float32
-dequantize-then-matmul reference. Kernels are compiled first in parallel worker
-processes (they fill Triton's on-disk cache). Prints the best configs; writes all
-numbers as JSON.
+Stages: 1 times every small-M (decode) config at M=1 on two shapes; 2 re-times the best
+ones on all shapes and M in {1, 4, 16} (and fp16); 3 times large-M configs and the
+dequantize-then-cuBLAS strategy; 5 a fixed small-M set on every shape
+(``TUNE_STAGE5_SET=2`` for a second set); 6 mid-M (64, 256) configs. Every timed config
+is checked against the float32 dequantize-then-matmul reference. Kernels are compiled
+first in parallel worker processes (they fill Triton's on-disk cache). Timing: CUDA-graph
+replay with a read-only L2 flush (see bench/notes_marlin.md). Prints the best configs;
+writes all numbers as JSON.
 """
 
 from __future__ import annotations
