@@ -8,10 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-import torch
-
 from .config import DTYPE_NAMES, Mxfp8LinearLayerConfig
-from .discovery import ENV_DISABLE_AUTOLOAD, ENV_STRICT, env_flag, get_registry
+from .discovery import get_registry
 from .errors import Mxfp8Error, NoKernelAvailable
 from .hookspecs import ENTRY_POINT_GROUP
 from .platform import CPU_TARGET, current_target, resolve_target
