@@ -217,3 +217,75 @@ def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N, K, stride_d, BLOCK_N: tl.const
     w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))
     mask = (offs_n[:, None] < N) & (offs_k[None, :] < K)
     tl.store(w_ptr + offs_n[:, None].to(tl.int64) * K + offs_k[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _gemv_row(acc, w, f, x_ptrs, offs_kk, m: tl.constexpr, M, stride_xm):
+    """``acc[n, g] += f[n, g] * sum_e w[n, g, e] * x[m, g, e]`` (float32; x row m past M is 0)."""
+    x = tl.load(x_ptrs + m * stride_xm, mask=offs_kk * 0 + m < M, other=0.0).to(tl.float32)
+    return acc + tl.sum(w * x[None, :, :], axis=2, keep_dims=True) * f[:, :, None]
+
+
+@triton.jit
+def _gemv_store(acc, rs, bias_ptr, y_ptr, offs_n, rows_n, m: tl.constexpr, M, N, stride_ym, HAS_BIAS: tl.constexpr):
+    out = tl.sum(tl.sum(acc, axis=2), axis=1) * rs
+    if HAS_BIAS:
+        out += tl.load(bias_ptr + rows_n).to(tl.float32)
+    tl.store(y_ptr + m * stride_ym + offs_n, out.to(y_ptr.dtype.element_ty), mask=(offs_n < N) & (offs_n * 0 + m < M))
+
+
+@triton.jit(do_not_specialize=["M"])
+def mx_w8a16_gemv(
+    x_ptr, q_ptr, d_ptr, rs_ptr, bias_ptr, y_ptr,
+    M, N, K,
+    stride_xm, stride_ym, stride_d,
+    HAS_BIAS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+    DECODE: tl.constexpr,
+):
+    """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)`` for M <= BLOCK_M <= 4, on the CUDA cores.
+
+    No tensor cores, no shared memory, no split-K: each program streams ``BLOCK_N`` whole
+    weight rows (so the grid is ``cdiv(N, BLOCK_N)`` and the sum over K has one fixed order,
+    deterministic). Per K tile the e4m3 bytes, viewed as ``[BLOCK_N, G, 32]`` (one MX block
+    per innermost row), are loaded straight into registers (16-byte loads; latency is
+    hidden by the other programs on the SM), decoded to float32 (exactly: ``_decode`` to
+    fp16, then a widening convert), multiplied by the activations and summed per block in
+    float32; each block sum is multiplied by its ``2**-d`` factor (exact, a power of two)
+    and added to a ``[BLOCK_N, G]`` accumulator that is summed over G once, in the
+    epilogue, then scaled by the row scale. ``x`` must be contiguous along K.
+    """
+    G: tl.constexpr = BLOCK_K // 32
+    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rows_n = tl.minimum(offs_n, N - 1)
+    offs_kk = tl.arange(0, G)[:, None] * 32 + tl.arange(0, 32)[None, :]  # [G, 32]
+    q_ptrs = q_ptr + rows_n[:, None, None].to(tl.int64) * K + offs_kk[None, :, :]
+    d_ptrs = d_ptr + tl.arange(0, G)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
+    x_ptrs = x_ptr + offs_kk  # x is contiguous along K
+    k_tiles = K // BLOCK_K
+
+    acc0 = tl.full((BLOCK_N, G, 1), 0.0, tl.float32)
+    acc1 = acc0
+    acc2 = acc0
+    acc3 = acc0
+    for kt in range(0, k_tiles):
+        q = tl.load(q_ptrs)
+        d = tl.load(d_ptrs)
+        w = _decode(q, tl.float16, DECODE).to(tl.float32)
+        f = _block_factor(d, tl.float16, DECODE, tl.float32)
+        acc0 = _gemv_row(acc0, w, f, x_ptrs, offs_kk, 0, M, stride_xm)
+        if BLOCK_M > 1:
+            acc1 = _gemv_row(acc1, w, f, x_ptrs, offs_kk, 1, M, stride_xm)
+        if BLOCK_M > 2:
+            acc2 = _gemv_row(acc2, w, f, x_ptrs, offs_kk, 2, M, stride_xm)
+            acc3 = _gemv_row(acc3, w, f, x_ptrs, offs_kk, 3, M, stride_xm)
+        q_ptrs += BLOCK_K
+        d_ptrs += G * stride_d
+        x_ptrs += BLOCK_K
+
+    rs = tl.load(rs_ptr + rows_n)
+    _gemv_store(acc0, rs, bias_ptr, y_ptr, offs_n, rows_n, 0, M, N, stride_ym, HAS_BIAS)
+    if BLOCK_M > 1:
+        _gemv_store(acc1, rs, bias_ptr, y_ptr, offs_n, rows_n, 1, M, N, stride_ym, HAS_BIAS)
+    if BLOCK_M > 2:
+        _gemv_store(acc2, rs, bias_ptr, y_ptr, offs_n, rows_n, 2, M, N, stride_ym, HAS_BIAS)
+        _gemv_store(acc3, rs, bias_ptr, y_ptr, offs_n, rows_n, 3, M, N, stride_ym, HAS_BIAS)

@@ -1,13 +1,16 @@
 """Launch configurations, chosen by shape from a small heuristic table (no autotuning).
 
-Two regimes:
+Regimes:
 
 - decode, ``M <= 16``: memory-bound. One 16-row activation tile, weight tiles of
   ``BLOCK_N`` rows, and split-K so that the grid has a few programs per SM: the whole
-  weight streams once at full bandwidth.
+  weight streams once at full bandwidth. For ``M <= GEMV_MAX_M`` (when the grid fills
+  the GPU) the CUDA-core kernel instead (``strategy="gemv"``: no tensor cores, no split-K).
 - larger ``M``: the tile kernel with larger activation tiles (weights decoded once per
   ``BLOCK_M`` rows), or for very large ``M`` dequantize-into-a-buffer + cuBLAS
-  (``strategy="dequant"``), whichever measured faster on the H100 (bench/notes_marlin.md).
+  (``strategy="dequant"``; ``chunk_mb`` > 0: in N-chunks of about that many MB of bf16,
+  two reusable buffers, cuBLAS writing each chunk's output columns in place), whichever
+  measured faster on the H100 (bench/notes_marlin.md).
 
 The table was tuned on an H100 (sm_90); other GPUs get the same shapes, which are
 sensible for any SM80+ part. ``choose`` is cached per shape bucket.
@@ -24,7 +27,7 @@ BLOCK = 32
 
 @dataclass(frozen=True)
 class Config:
-    strategy: str  # "fused" (the Triton GEMM) or "dequant" (dequantize to a buffer, then cuBLAS)
+    strategy: str  # "fused" (the Triton GEMM), "gemv" (CUDA cores, M <= 4 a launch) or "dequant" (+ cuBLAS)
     block_m: int = 16
     block_n: int = 64
     block_k: int = 256
@@ -34,10 +37,17 @@ class Config:
     num_stages: int = 4
     swap: bool = True  # compute y.T = W x.T (weights as the MMA's A operand) or y = x W.T
     decode: str | None = None  # None: the device's default (see kernel.default_decode)
+    chunk_mb: float = 0  # dequant: N-chunks of about this many MB of bf16 weights (0: all at once)
+    overlap: bool = False  # dequant: dequantize chunk i+1 on a side stream while cuBLAS runs chunk i
 
     def describe(self) -> str:
         if self.strategy == "dequant":
-            return "dequant+cublas"
+            if not self.chunk_mb:
+                return "dequant+cublas"
+            return f"dequant+cublas chunks {self.chunk_mb:g}MB{' overlap' if self.overlap else ''}"
+        if self.strategy == "gemv":
+            return (f"gemv BM{self.block_m} BN{self.block_n} BK{self.block_k} w{self.num_warps} "
+                    f"{self.decode or 'default'}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
@@ -48,16 +58,23 @@ class Config:
 # and block_k are then fitted to the shape. Measured on the H100 (bench/notes_marlin.md):
 # - M <= 32: "noswap" (activations are the MMA's A operand, the decoded weights B),
 #   mma.sync tiles of 16/32 x 64 x 256, three stages, about two programs per SM;
-# - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma), one per SM;
+# - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma);
 # - M <= 512: 256 x 128 x 64 wgmma tiles;
 # - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel.
+# Lines marked "round2:" are the ones the round-2 measurements decide (tools/round2_decide.py).
 _TABLE: tuple[tuple[int, float, Config], ...] = (
     (16, 2.0, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
     (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),
-    (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),
-    (1 << 62, 0.0, Config("dequant")),
+    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),  # round2: mid
+    (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),  # round2: m512
+    (2048, 0.0, Config("dequant")),  # round2: m2048
+    (1 << 62, 0.0, Config("dequant")),  # round2: mbig
 )
+
+# M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
+# at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel.
+GEMV_MAX_M = 0  # round2: gemv_max_m
+GEMV = Config("gemv", block_m=1, block_n=16, block_k=1024, num_warps=8, num_stages=1)  # round2: gemv
 
 
 def m_bucket(m: int) -> int:
@@ -85,15 +102,34 @@ def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float 
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
+def gemv_block_m(m: int) -> int:
+    """Activation rows per launch of the CUDA-core kernel (1, 2 or 4)."""
+    return 1 if m <= 1 else 2 if m == 2 else 4
+
+
+def chunk_rows(cfg: Config, n: int, k: int) -> int:
+    """Weight rows per chunk of the dequantize-then-cuBLAS strategy (``n``: one chunk).
+    Multiples of 256 rows (cuBLAS tiles) when chunks are that large, else of 32."""
+    if not cfg.chunk_mb:
+        return n
+    rows = int(cfg.chunk_mb * (1 << 20)) // (2 * k)
+    unit = 256 if rows >= 256 else BLOCK
+    return min(n, max(BLOCK, rows // unit * unit))
+
+
 @lru_cache(maxsize=4096)
 def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Config:
     """The config for an ``[m, k] x [n, k]^T`` product on a GPU with ``num_sms`` SMs.
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
     bucket = m_bucket(m)
     waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
+    if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms and "strategy" not in dict(overrides):
+        cfg = GEMV
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":
         return cfg
+    if cfg.strategy == "gemv":
+        return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(k, cfg.block_k), split_k=1)
     cfg = replace(cfg, block_k=fit_block_k(k, cfg.block_k))
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves))

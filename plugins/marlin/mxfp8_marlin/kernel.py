@@ -131,9 +131,10 @@ def _tile_counters(device: torch.device, count: int) -> torch.Tensor:
     return buf
 
 
-def _weight_buffer(device: torch.device, dtype: torch.dtype, numel: int) -> torch.Tensor:
-    """A reusable buffer for the dequantize-then-cuBLAS path (one per stream and dtype)."""
-    key = (*_stream_key(device), dtype)
+def _weight_buffer(device: torch.device, dtype: torch.dtype, numel: int, slot: int = 0) -> torch.Tensor:
+    """A reusable buffer for the dequantize-then-cuBLAS path (per stream, dtype and slot:
+    the chunked path alternates between two)."""
+    key = (*_stream_key(device), dtype, slot)
     buf = _buffers.get(key)
     if buf is None or buf.numel() < numel:
         with _lock:
@@ -143,6 +144,17 @@ def _weight_buffer(device: torch.device, dtype: torch.dtype, numel: int) -> torc
             buf = torch.empty(numel, dtype=dtype, device=device)
             _buffers[key] = buf
     return buf[:numel]
+
+
+def _side_stream(device: torch.device):
+    """The stream that dequantizes the next chunk while cuBLAS runs on the current one
+    (one per device and current stream; created on first use, so warm up before capture)."""
+    key = ("side", *_stream_key(device))
+    stream = _counters.get(key)
+    if stream is None:
+        with _lock:
+            stream = _counters[key] = torch.cuda.Stream(device)
+    return stream
 
 
 def _dummies(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,6 +185,15 @@ def default_decode(device: torch.device, interpret: bool) -> int:
     """How e4m3 bytes are decoded: the packed PTX bit trick on GPUs (sm_80+), plain
     integer ops under the interpreter (which cannot run inline PTX)."""
     return DECODE_BITS if interpret or device.type != "cuda" else DECODE_ASM
+
+
+def gemv_decode(device: torch.device, interpret: bool) -> int:
+    """The CUDA-core kernel decodes to float32: the hardware e4m3 conversion on sm_89+
+    (1.5 instructions a weight), the bit trick on sm_80/86, integer ops in the interpreter."""
+    if interpret or device.type != "cuda":
+        return DECODE_BITS
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return DECODE_CVT if torch.cuda.get_device_capability(index) >= (8, 9) else DECODE_ASM
 
 
 def run_gemm(
@@ -206,13 +227,11 @@ def run_gemm(
         dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
 
     if cfg.strategy == "dequant":
-        w = _weight_buffer(device, x.dtype, n * k).view(n, k)
-        bk = configs.fit_block_k(k, 256)
-        grid = (triton_cdiv(n, 32), k // bk)
-        kern.mx_dequantize[grid](q, d, rs, w, n, k, d.stride(0), BLOCK_N=32, BLOCK_K=bk, DECODE=dec,
-                                 DOT=kern.tl.float32 if dec == DECODE_BITS else kern.tl.float16, num_warps=4)
-        y = F.linear(x, w, None if bias is None else bias.to(x.dtype))
-        return y if y.dtype == out_dtype else y.to(out_dtype)
+        return _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec)
+
+    if cfg.strategy == "gemv":
+        dec = gemv_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
+        return _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec)
 
     if k % cfg.block_k:
         raise ValueError(f"marlin: block_k={cfg.block_k} must divide K={k}")
@@ -235,6 +254,92 @@ def run_gemm(
         num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )
     return y
+
+
+def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
+    """The CUDA-core kernel, ``cfg.block_m`` activation rows a launch (one launch for M <= 4)."""
+    m, k = x.shape
+    n = rs.shape[0]
+    if x.stride(1) != 1:
+        x = x.contiguous()
+    y = torch.empty((m, n), dtype=out_dtype, device=x.device)
+    bias_arg = y if bias is None else bias.contiguous()
+    bm = cfg.block_m
+    for r0 in range(0, m, bm):
+        xs, ys = x[r0:r0 + bm], y[r0:r0 + bm]
+        kern.mx_w8a16_gemv[(triton_cdiv(n, cfg.block_n),)](
+            xs, q, d, rs, bias_arg, ys, xs.shape[0], n, k, xs.stride(0), ys.stride(0), d.stride(0),
+            HAS_BIAS=bias is not None, BLOCK_M=bm, BLOCK_N=cfg.block_n,
+            BLOCK_K=configs.fit_block_k(k, cfg.block_k), DECODE=dec, num_warps=cfg.num_warps, num_stages=1,
+        )
+    return y
+
+
+def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
+    """Dequantize W (exactly, into x's dtype) and let cuBLAS multiply. With ``chunk_mb``
+    the weight goes in N-chunks through two reusable buffers small enough to stay in L2,
+    and cuBLAS writes each chunk's output columns in place (``out=y[:, n0:n1]``, a strided
+    view cuBLAS takes as is); with ``overlap`` chunk i+1 is dequantized on a side stream
+    while cuBLAS runs chunk i."""
+    m, k = x.shape
+    n = rs.shape[0]
+    device = x.device
+    bk = configs.fit_block_k(k, 256)
+    deq_dot = kern.tl.float32 if dec == DECODE_BITS else kern.tl.float16
+    b = None if bias is None else bias.to(x.dtype)
+    rows = configs.chunk_rows(cfg, n, k)
+    if rows >= n:
+        w = _weight_buffer(device, x.dtype, n * k).view(n, k)
+        kern.mx_dequantize[(triton_cdiv(n, 32), k // bk)](q, d, rs, w, n, k, d.stride(0), BLOCK_N=32, BLOCK_K=bk,
+                                                          DECODE=dec, DOT=deq_dot, num_warps=4)
+        y = F.linear(x, w, b)
+        return y if y.dtype == out_dtype else y.to(out_dtype)
+
+    bounds = [(n0, min(n, n0 + rows)) for n0 in range(0, n, rows)]
+    bufs = [_weight_buffer(device, x.dtype, rows * k, slot) for slot in (0, 1)]
+    y = torch.empty((m, n), dtype=x.dtype, device=device)
+
+    def chunk(i: int) -> torch.Tensor:
+        n0, n1 = bounds[i]
+        return bufs[i % 2][: (n1 - n0) * k].view(n1 - n0, k)
+
+    def dequantize(i: int) -> None:
+        n0, n1 = bounds[i]
+        kern.mx_dequantize[(triton_cdiv(n1 - n0, 32), k // bk)](
+            q[n0:n1], d[:, n0:], rs[n0:n1], chunk(i), n1 - n0, k, d.stride(0), BLOCK_N=32, BLOCK_K=bk,
+            DECODE=dec, DOT=deq_dot, num_warps=4)
+
+    def multiply(i: int) -> None:
+        n0, n1 = bounds[i]
+        if b is None:
+            torch.mm(x, chunk(i).t(), out=y[:, n0:n1])
+        else:
+            torch.addmm(b[n0:n1], x, chunk(i).t(), out=y[:, n0:n1])
+
+    if cfg.overlap and device.type == "cuda":
+        main, side = torch.cuda.current_stream(device), _side_stream(device)
+        dequantized = [torch.cuda.Event() for _ in bounds]
+        multiplied = [torch.cuda.Event() for _ in bounds]
+        side.wait_stream(main)
+        with torch.cuda.stream(side):
+            dequantize(0)
+            dequantized[0].record(side)
+        for i in range(len(bounds)):
+            if i + 1 < len(bounds):
+                with torch.cuda.stream(side):
+                    if i >= 1:  # chunk i+1 reuses the buffer of chunk i-1
+                        side.wait_event(multiplied[i - 1])
+                    dequantize(i + 1)
+                    dequantized[i + 1].record(side)
+            main.wait_event(dequantized[i])
+            multiply(i)
+            multiplied[i].record(main)
+        main.wait_stream(side)
+    else:
+        for i in range(len(bounds)):
+            dequantize(i)
+            multiply(i)
+    return y if y.dtype == out_dtype else y.to(out_dtype)
 
 
 def triton_cdiv(a: int, b: int) -> int:

@@ -114,3 +114,51 @@ def test_cuda_graph_capture_after_warmup():
         torch.cuda.synchronize()
         ref = x.float() @ w32.T
         assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
+
+
+GEMV_AND_CHUNKED = [
+    Config("gemv", block_m=1, block_n=16, block_k=1024, num_warps=8),
+    Config("gemv", block_m=4, block_n=8, block_k=2048, num_warps=8),
+    Config("gemv", block_m=2, block_n=32, block_k=512, num_warps=8),
+    Config("dequant", chunk_mb=8),
+    Config("dequant", chunk_mb=8, overlap=True),
+    Config("dequant", chunk_mb=0.5, overlap=True),  # many chunks, both buffers reused often
+]
+
+
+@pytest.mark.parametrize("decode", [None, "asm", "cvt", "bits"])
+@pytest.mark.parametrize("cfg", GEMV_AND_CHUNKED, ids=lambda c: c.describe().replace(" ", "_"))
+@pytest.mark.parametrize("act,out", [(torch.bfloat16, torch.bfloat16), (torch.float16, torch.bfloat16)])
+def test_gemv_and_chunked_dequant(cfg, decode, act, out):
+    layer, kernel, w32 = gpu_layer(4993, 2048, act, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, out)
+    for m in (1, 3, 4, 9, 300):
+        x = torch.randn(m, 2048, device="cuda").to(act)
+        y = run_gemm(x, *args, config=cfg, decode=decode)
+        ref = x.float() @ w32.T + layer.bias.float()
+        assert y.dtype == out and y.shape == (m, 4993)
+        err = float((y.float() - ref).norm() / ref.norm())
+        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), m, err)
+        assert torch.equal(y, run_gemm(x, *args, config=cfg, decode=decode)), "must be deterministic"
+    xt = torch.randn(2048, 3, device="cuda").to(act).t()  # non-contiguous activations
+    ref = xt.float() @ w32.T + layer.bias.float()
+    err = float((run_gemm(xt, *args, config=cfg, decode=decode).float() - ref).norm() / ref.norm())
+    assert err <= kernel.tolerance(kernel.config), err
+
+
+@pytest.mark.parametrize("cfg", [GEMV_AND_CHUNKED[i] for i in (0, 3, 4, 5)], ids=lambda c: c.describe().replace(" ", "_"))
+def test_gemv_and_chunked_under_graph_capture(cfg):
+    layer, kernel, w32 = gpu_layer(8192, 4096, torch.bfloat16, True)
+    m = 1 if cfg.strategy == "gemv" else 700
+    x = torch.randn(m, 4096, device="cuda", dtype=torch.bfloat16)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, torch.bfloat16)
+    run_gemm(x, *args, config=cfg)  # warm-up: compiles, allocates buffers and the side stream
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = run_gemm(x, *args, config=cfg)
+    for _ in range(3):
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = x.float() @ w32.T + layer.bias.float()
+        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)

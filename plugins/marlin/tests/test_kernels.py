@@ -85,6 +85,10 @@ CONFIGS = [
     Config("fused", 32, 32, 64, 2, 4, 4, 2, False, None),
     Config("fused", 16, 16, 64, 1, 8, 4, 2, True, None),  # BN=16: many N tiles, N not a multiple
     Config("dequant"),
+    Config("dequant", chunk_mb=32 * 640 / 2**20),  # 32-row chunks: 32, 32, 6 rows
+    Config("dequant", chunk_mb=32 * 640 / 2**20, overlap=True),  # side stream on a GPU
+    Config("gemv", block_m=4, block_n=16, block_k=64, num_warps=4),  # 10 launches of <= 4 rows
+    Config("gemv", block_m=2, block_n=32, block_k=128, num_warps=4),  # K=320: block_k fitted to 64
 ]
 
 
@@ -132,7 +136,8 @@ def test_every_e4m3_value_decodes_exactly(scale, act, decode):
 
     expected = dequantize_mxfp8(weight, scales, torch.float32).T.contiguous()  # [k, n]
     x = torch.eye(k).to(act).to(DEVICE)
-    for cfg in (Config("fused", 16, 64, 32, 1, 8, 4, 2, True, None), Config("fused", 32, 64, 32, 1, 8, 4, 2, False, None)):
+    for cfg in (Config("fused", 16, 64, 32, 1, 8, 4, 2, True, None), Config("fused", 32, 64, 32, 1, 8, 4, 2, False, None),
+                Config("gemv", block_m=4, block_n=64, block_k=32, num_warps=4)):
         y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, act, config=cfg,
                      decode=decode)
         assert torch.equal(y.float().cpu(), expected.to(act).float()), cfg.describe()
@@ -184,3 +189,30 @@ def test_interpreter_works_when_triton_was_imported_first():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split()[-1]) < 2 * 2.0**-8 + 128 * 2.0**-24
+
+
+def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
+    from mxfp8_marlin import configs
+
+    monkeypatch.setattr(configs, "GEMV_MAX_M", 4)
+    configs.choose.cache_clear()
+    try:
+        bn = configs.GEMV.block_n
+        for m, bm in ((1, 1), (2, 2), (3, 4), (4, 4)):
+            cfg = configs.choose(m, 132 * bn, 4096, 132)
+            assert cfg.strategy == "gemv" and cfg.block_m == bm and 4096 % cfg.block_k == 0
+        assert configs.choose(5, 132 * bn, 4096, 132).strategy == "fused"
+        assert configs.choose(1, 64 * bn, 4096, 132).strategy == "fused"  # too few programs
+        assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
+    finally:
+        configs.choose.cache_clear()
+
+
+def test_chunk_rows():
+    from mxfp8_marlin.configs import chunk_rows
+
+    assert chunk_rows(Config("dequant"), 4096, 4096) == 4096
+    assert chunk_rows(Config("dequant", chunk_mb=16), 14336, 4096) == 2048
+    assert chunk_rows(Config("dequant", chunk_mb=16), 4096, 14336) == 512  # 585 rows, down to 256s
+    assert chunk_rows(Config("dequant", chunk_mb=64), 4096, 4096) == 4096  # one chunk
+    assert chunk_rows(Config("dequant", chunk_mb=0.001), 70, 320) == 32  # at least one 32-row block
