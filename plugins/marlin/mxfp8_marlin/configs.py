@@ -58,14 +58,16 @@ class Config:
 # and block_k are then fitted to the shape. Measured on the H100 (bench/notes_marlin.md):
 # - M <= 32: "noswap" (activations are the MMA's A operand, the decoded weights B),
 #   mma.sync tiles of 16/32 x 64 x 256, three stages, about two programs per SM;
-# - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma);
-# - M <= 512: 256 x 128 x 64 wgmma tiles;
-# - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel.
+# - M <= 128: "swap" (weights are the A operand of a 64 x 64 wgmma), split-K aiming at
+#   two programs per SM (round 2: 4096x4096 M=64 21.5 -> 19.4 us);
+# - M <= 512: 256 x 128 x 64 wgmma tiles (small weights: dequantize + cuBLAS, below);
+# - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel
+#   (round 2: chunking the dequantization to stay in L2 did not help, notes).
 # Lines marked "round2:" are the ones the round-2 measurements decide (tools/round2_decide.py).
 _TABLE: tuple[tuple[int, float, Config], ...] = (
     (16, 2.0, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
     (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),  # round2: mid
+    (128, 2.0, Config("fused", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3, swap=True)),  # round2: mid
     (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),  # round2: m512
     (2048, 0.0, Config("dequant")),  # round2: m2048
     (1 << 62, 0.0, Config("dequant")),  # round2: mbig
@@ -73,8 +75,13 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel.
-GEMV_MAX_M = 0  # round2: gemv_max_m
-GEMV = Config("gemv", block_m=1, block_n=16, block_k=1024, num_warps=8, num_stages=1)  # round2: gemv
+GEMV_MAX_M = 1  # round2: gemv_max_m
+GEMV = Config("gemv", block_m=1, block_n=8, block_k=2048, num_warps=8, num_stages=1)  # round2: gemv
+
+# 128 < M <= 512 with a small weight (N*K <= SMALL_WEIGHT): dequantize + cuBLAS (measured at
+# 4096x4096, M=256: 39.1 us against 43.2 for the fused kernel; the fused kernel wins on the
+# three larger shapes).
+SMALL_WEIGHT = 1 << 24
 
 
 def m_bucket(m: int) -> int:
@@ -123,8 +130,11 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Confi
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
     bucket = m_bucket(m)
     waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
-    if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms and "strategy" not in dict(overrides):
-        cfg = GEMV
+    if "strategy" not in dict(overrides):
+        if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms:
+            cfg = GEMV
+        elif bucket == 512 and n * k <= SMALL_WEIGHT:
+            cfg = Config("dequant")
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":
         return cfg
@@ -132,5 +142,5 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Confi
         return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(k, cfg.block_k), split_k=1)
     cfg = replace(cfg, block_k=fit_block_k(k, cfg.block_k))
     if "split_k" not in dict(overrides):
-        cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves))
+        cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0))
     return cfg

@@ -204,6 +204,9 @@ def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
         assert configs.choose(5, 132 * bn, 4096, 132).strategy == "fused"
         assert configs.choose(1, 64 * bn, 4096, 132).strategy == "fused"  # too few programs
         assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
+        assert configs.choose(256, 4096, 4096, 132).strategy == "dequant"  # small weight
+        assert configs.choose(256, 8192, 8192, 132).strategy == "fused"
+        assert configs.choose(256, 4096, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
     finally:
         configs.choose.cache_clear()
 
