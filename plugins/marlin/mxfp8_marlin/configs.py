@@ -58,8 +58,8 @@ class Config:
 # and block_k are then fitted to the shape. Measured on the H100 (bench/notes_marlin.md):
 # - M <= 32: "noswap" (activations are the MMA's A operand, the decoded weights B),
 #   mma.sync tiles of 16/32 x 64 x 256, three stages, about two programs per SM;
-# - M <= 128: "swap" (weights are the A operand of a 64 x 64 wgmma), split-K aiming at
-#   two programs per SM (round 2: 4096x4096 M=64 21.5 -> 19.4 us);
+# - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma), one program per SM;
+#   where that needs split-K, 64 x 64 tiles at two programs per SM instead (MID_SPLIT, below);
 # - M <= 512: 256 x 128 x 64 wgmma tiles (small weights: dequantize + cuBLAS, below);
 # - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel
 #   (round 2: chunking the dequantization to stay in L2 did not help, notes).
@@ -67,7 +67,7 @@ class Config:
 _TABLE: tuple[tuple[int, float, Config], ...] = (
     (16, 2.0, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
     (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (128, 2.0, Config("fused", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3, swap=True)),  # round2: mid
+    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),  # round2: mid
     (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),  # round2: m512
     (2048, 0.0, Config("dequant")),  # round2: m2048
     (1 << 62, 0.0, Config("dequant")),  # round2: mbig
@@ -76,7 +76,12 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel.
 GEMV_MAX_M = 1  # round2: gemv_max_m
-GEMV = Config("gemv", block_m=1, block_n=8, block_k=2048, num_warps=8, num_stages=1)  # round2: gemv
+GEMV = Config("gemv", block_m=1, block_n=4, block_k=2048, num_warps=4, num_stages=1)  # round2: gemv
+
+# 32 < M <= 128, when the 64 x 128 tiles need split-K to reach one program per SM: 64 x 64
+# tiles aiming at two programs per SM (round 2, M=64: 4096x4096 21.5 -> 19.4 us, 4096x14336
+# 43.9 -> 43.0, 8192x8192 47.4 both; 14336x4096, which needs no split, is 2% slower with them).
+MID_SPLIT = (2.0, Config("fused", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3, swap=True))
 
 # 128 < M <= 512 with a small weight (N*K <= SMALL_WEIGHT): dequantize + cuBLAS (measured at
 # 4096x4096, M=256: 39.1 us against 43.2 for the fused kernel; the fused kernel wins on the
@@ -143,4 +148,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Confi
     cfg = replace(cfg, block_k=fit_block_k(k, cfg.block_k))
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0))
+        if bucket == 128 and cfg.split_k > 1 and not overrides:
+            waves, alt = MID_SPLIT
+            alt = replace(alt, block_k=fit_block_k(k, alt.block_k))
+            cfg = replace(alt, split_k=fit_split_k(min(m, bucket), n, k, alt, num_sms, waves))
     return cfg

@@ -205,6 +205,8 @@ def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
         assert configs.choose(1, 64 * bn, 4096, 132).strategy == "fused"  # too few programs
         assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
         assert configs.choose(256, 4096, 4096, 132).strategy == "dequant"  # small weight
+        assert configs.choose(64, 4096, 4096, 132).block_n == 64  # 64 x 128 tiles would need split-K
+        assert configs.choose(64, 14336, 4096, 132).block_n == 128
         assert configs.choose(256, 8192, 8192, 132).strategy == "fused"
         assert configs.choose(256, 4096, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
     finally:

@@ -17,7 +17,7 @@ grep "round2: gemv" plugins/marlin/mxfp8_marlin/configs.py
 python3 -m pytest plugins/marlin -v -n 8 -p no:cacheprovider > "$OUT/gpu_tests.txt" 2>&1
 echo "tests rc=$? $(( $(date +%s) - t0 ))s"
 tail -3 "$OUT/gpu_tests.txt"
-python3 bench/bench_gemm.py --kernels marlin --out "$OUT/marlin_h100.json" > "$OUT/bench_log.txt" 2>&1
+python3 bench/bench_gemm.py --out "$OUT/marlin_h100.json" > "$OUT/bench_log.txt" 2>&1
 echo "bench rc=$? $(( $(date +%s) - t0 ))s"
 sed -n '/^## summary/,$p' "$OUT/round3_log.txt" | cut -c1-300
 tail -12 "$OUT/bench_log.txt"
