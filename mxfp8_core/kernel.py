@@ -18,6 +18,7 @@ Kernel authors implement two methods:
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -41,6 +42,17 @@ _UNIT_ROUNDOFF = {torch.bfloat16: 2.0**-8, torch.float16: 2.0**-11, torch.float3
 # e4m3 has 3 mantissa bits: quantizing activations costs up to 2**-4 per element, about
 # 2**-4 / sqrt(3) = 0.036 in RMS; 0.06 leaves room for the output rounding on top.
 ACT_QUANT_TOLERANCE = 0.06
+
+
+class hybridmethod:
+    """Like ``classmethod``, but an instance passes itself: ``f(self_or_cls, ...)``."""
+
+    def __init__(self, func: Any) -> None:
+        self.__func__ = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: object, owner: type) -> Any:
+        return functools.partial(self.__func__, owner if obj is None else obj)
 
 
 class Mxfp8LinearKernel(abc.ABC):
@@ -139,10 +151,14 @@ class Mxfp8LinearKernel(abc.ABC):
         """Reasons beyond the declared limits why ``config`` cannot run."""
         return []
 
-    @classmethod
-    def tolerance(cls, config: Mxfp8LinearLayerConfig) -> float:
+    @hybridmethod
+    def tolerance(self_or_cls, config: Mxfp8LinearLayerConfig) -> float:
         """Largest ``||y - ref|| / ||ref||`` this kernel promises against the float32
         dequantize-then-matmul reference on the same (unquantized) activations.
+
+        Called on the class it answers for the kernel's default options; called on an
+        instance, for that instance's options (a kernel whose numerics depend on
+        constructor options overrides it as a :func:`hybridmethod` too).
 
         The default covers kernels that use the activations as given: one rounding of
         the output to ``out_dtype`` plus float32 accumulation (``K * 2**-24`` is the
@@ -150,7 +166,7 @@ class Mxfp8LinearKernel(abc.ABC):
         W8A8 kernels quantize activations too and get the e4m3 rounding on top.
         """
         bound = 2 * _UNIT_ROUNDOFF[config.out_dtype] + config.in_features * 2.0**-24
-        if cls.scheme == "w8a8":
+        if self_or_cls.scheme == "w8a8":
             bound += ACT_QUANT_TOLERANCE
         return bound
 

@@ -189,11 +189,13 @@ def test_a_correct_kernel_passes_every_check():
 
 
 @pytest.mark.parametrize("weights", ["mxfp8", "dequantized"])
-def test_emulation_passes_in_both_weight_modes(weights):
+@pytest.mark.parametrize("activations", ["unquantized", "mxfp8"])
+def test_emulation_passes_in_every_mode(weights, activations):
     emulation = pytest.importorskip("mxfp8_emulation")
-    report = check_kernel(emulation.EmulationKernel, quick=True, kernel_kwargs={"weights": weights})
+    kwargs = {"weights": weights, "activations": activations}
+    report = check_kernel(emulation.EmulationKernel, quick=True, kernel_kwargs=kwargs)
     assert report.ok, report.format_table()
-    assert report.kernel_kwargs == {"weights": weights}
+    assert report.kernel_kwargs == kwargs
 
 
 def test_emulation_weight_mode_from_the_environment(monkeypatch):

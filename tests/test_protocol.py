@@ -692,3 +692,23 @@ def test_tolerance_adds_activation_quantization_for_w8a8():
     assert base == pytest.approx(2 * 2.0**-8 + 128 * 2.0**-24)
     assert w8a8.tolerance(config) > base + 0.05
     assert RecordingKernel.tolerance(Mxfp8LinearLayerConfig(128, 32, out_dtype=torch.float32)) < base
+
+
+def test_tolerance_answers_for_the_class_and_for_an_instance_with_its_options():
+    from mxfp8_core.kernel import hybridmethod
+
+    class Options(RecordingKernel):
+        def __init__(self, config, *, loose=False):
+            super().__init__(config)
+            self.loose = loose
+
+        @hybridmethod
+        def tolerance(self_or_cls, config):
+            extra = 0.5 if getattr(self_or_cls, "loose", False) else 0.0
+            return super().tolerance(config) + extra
+
+    config = Mxfp8LinearLayerConfig(128, 32)
+    base = RecordingKernel.tolerance(config)
+    assert Options.tolerance(config) == base
+    assert Options(config).tolerance(config) == base
+    assert Options(config, loose=True).tolerance(config) == base + 0.5

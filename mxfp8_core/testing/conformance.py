@@ -71,7 +71,7 @@ import torch
 from ..config import ACT_DTYPES, Mxfp8LinearLayerConfig
 from ..errors import KernelContractError
 from ..format import BLOCK_SIZE, SCALE_NAN
-from ..kernel import NAME_RE, PROCESSED_ATTR, SCHEMES, Mxfp8LinearKernel, check_kernel_class
+from ..kernel import NAME_RE, PROCESSED_ATTR, SCHEMES, Mxfp8LinearKernel, check_kernel_class, hybridmethod
 from ..platform import CPU, CPU_TARGET, CUDA, ROCM, Target, current_target
 from ._helpers import (
     Built, Problem, Snapshot, as_support, clear_error, dtype_name, exc_text, limited, random_input, rel_error,
@@ -305,10 +305,10 @@ def _check_signatures(cls: type[Mxfp8LinearKernel]) -> Status:
     problems = []
     for method, (kind, calls) in _SIGNATURES.items():
         static = inspect.getattr_static(cls, method, None)
-        if kind == "class" and not isinstance(static, (classmethod, staticmethod)):
+        if kind == "class" and not isinstance(static, (classmethod, staticmethod, hybridmethod)):
             problems.append(f"{method} must be a classmethod (it is asked before any instance exists)")
             continue
-        if kind == "instance" and isinstance(static, (classmethod, staticmethod)):
+        if kind == "instance" and isinstance(static, (classmethod, staticmethod, hybridmethod)):
             problems.append(f"{method} must be an instance method")
             continue
         func = getattr(cls, method)

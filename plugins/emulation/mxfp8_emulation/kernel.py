@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from mxfp8_core import Mxfp8LinearKernel, Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
-from mxfp8_core.kernel import ACT_QUANT_TOLERANCE
+from mxfp8_core.kernel import ACT_QUANT_TOLERANCE, hybridmethod
 
 ENV_WEIGHTS = "MXFP8_EMULATION_WEIGHTS"
 ENV_ACTIVATIONS = "MXFP8_EMULATION_ACTIVATIONS"
@@ -58,12 +58,13 @@ class EmulationKernel(Mxfp8LinearKernel):
         self.weights = _mode(weights, ENV_WEIGHTS, WEIGHT_MODES)
         self.activations = _mode(activations, ENV_ACTIVATIONS, ACTIVATION_MODES)
 
-    @classmethod
-    def tolerance(cls, config: Mxfp8LinearLayerConfig) -> float:
+    @hybridmethod
+    def tolerance(self_or_cls, config: Mxfp8LinearLayerConfig) -> float:
         bound = super().tolerance(config)
-        if _mode(None, ENV_ACTIVATIONS, ACTIVATION_MODES) == "mxfp8":
-            bound += ACT_QUANT_TOLERANCE
-        return bound
+        activations = getattr(self_or_cls, "activations", None)  # an instance's mode
+        if isinstance(self_or_cls, type):  # the class: the mode its environment selects
+            activations = _mode(None, ENV_ACTIVATIONS, ACTIVATION_MODES)
+        return bound + ACT_QUANT_TOLERANCE if activations == "mxfp8" else bound
 
     def prepare_weights(self, weight, weight_scale):
         if self.weights == "mxfp8":
