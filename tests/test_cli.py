@@ -6,14 +6,14 @@ import json
 
 from conftest_helpers import run_cli
 
-from mxfp8_core import PluginRegistry
+from mxfp8_core import Mxfp8LinearLayerConfig, PluginRegistry, current_target, select_kernel
 
 
 def test_plugins_lists_installed_plugins_and_kernels():
     out = run_cli("plugins")
     assert out.returncode == 0, out.stderr
     assert "emulation" in out.stdout and "mxfp8-emulation 0.1.0" in out.stdout
-    assert "Kernels on this machine (CPU)" in out.stdout
+    assert f"Kernels on this machine ({current_target()})" in out.stdout
 
 
 def test_plugins_json_shows_load_errors(test_site):
@@ -77,10 +77,12 @@ def test_demo_runs_and_reports():
     out = run_cli("demo", "--tokens", "4", "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert len(data["layers"]) == 4 and data["target"] == "CPU"
-    assert all(layer["kernel"] == "emulation" for layer in data["layers"])
-    # MXFP8 keeps 1 + 1/32 bytes a weight (plus the bf16 biases) against bf16's 2.
-    assert 0.5 < data["mxfp8_weight_bytes"] / data["bf16_weight_bytes"] < 0.53
+    assert len(data["layers"]) == 4 and data["target"] == str(current_target())
+    expected = {select_kernel(Mxfp8LinearLayerConfig(k, n, has_bias=True)).name for k, n in [(1024, 4096), (4096, 1024)]}
+    assert {layer["kernel"] for layer in data["layers"]} == expected
+    # MXFP8 keeps 1 + 1/32 bytes a weight (plus the bf16 biases and a kernel's small
+    # per-row extras) against bf16's 2.
+    assert 0.5 < data["mxfp8_weight_bytes"] / data["bf16_weight_bytes"] < 0.54
     assert 0 < data["relative_error"] < 0.1
     out = run_cli("demo", "--tokens", "4")
     assert "output error vs the bf16 model" in out.stdout and "saved" in out.stdout

@@ -45,7 +45,8 @@ def test_third_party_distribution_is_discovered_and_ranked(with_test_plugins):
     registry = PluginRegistry()
     info = _plugins(registry)["thirdparty"]
     assert (info.distribution, info.version, info.kernels) == ("mxfp8-test-thirdparty", "1.2.3", ("thirdparty_fp32",))
-    selection = mxfp8_core.select_kernel(Mxfp8LinearLayerConfig(64, 16, torch.float32), registry=registry)
+    config = Mxfp8LinearLayerConfig(64, 16, torch.float32)
+    selection = mxfp8_core.select_kernel(config, capability="cpu", registry=registry)
     assert selection.name == "thirdparty_fp32"  # priority 100 beats emulation's 0
     chosen = next(c for c in selection.candidates if c.verdict == "selected")
     assert (chosen.name, chosen.distribution, chosen.version) == ("thirdparty_fp32", "mxfp8-test-thirdparty", "1.2.3")

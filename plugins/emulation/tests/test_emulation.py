@@ -87,7 +87,7 @@ def test_output_dtype_differs_from_activation_dtype():
 @pytest.mark.gpu
 def test_runs_on_cuda_too():
     layer = make_layer().cuda()
-    layer.process_weights_after_loading()
+    layer.process_weights_after_loading(kernels=["emulation"])
     x = torch.randn(7, 96, dtype=torch.bfloat16, device="cuda")
     y = layer(x)
     ref = x.float() @ dequantize_mxfp8(layer.weight, layer.weight_scale, torch.float32).T + layer.bias.float()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 
-import flashinfer
 import pluggy
 import pytest
+
+flashinfer = pytest.importorskip("flashinfer", reason="these checks compare with FlashInfer's own answers")
 
 from mxfp8_core import ENTRY_POINT_GROUP, Target
 from mxfp8_core.hookspecs import PROJECT

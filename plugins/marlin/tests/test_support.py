@@ -44,17 +44,15 @@ def test_missing_triton_is_a_reason_on_every_target(monkeypatch):
     assert len(MarlinKernel.is_supported((7, 5)).reasons) == 2
 
 
-def test_plugin_import_is_cheap_and_does_not_import_triton():
+def test_plugin_import_does_not_import_triton():
+    """Importing Triton costs ~0.5 s; loading the plugin must not (bench/overhead.py
+    measures discovery time; a unit test only checks what is imported)."""
     import subprocess
     import sys
 
-    code = (
-        "import sys, time; import torch, mxfp8_core; t = time.perf_counter(); import mxfp8_marlin.plugin; "
-        "print(time.perf_counter() - t, 'triton' in sys.modules)"
-    )
+    code = "import sys, torch, mxfp8_core; import mxfp8_marlin.plugin; print('triton' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out[1] == "False"
-    assert float(out[0]) < 0.05
+    assert out == ["False"]
 
 
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
