@@ -219,6 +219,10 @@ def run_gemm(
     n = rs.shape[0]
     device = x.device
     cfg = config or configs.choose(m, n, k, num_sms(device))
+    if config is None and cfg.strategy == "dequant" and out_dtype != x.dtype:
+        # cuBLAS would round the product to the activation dtype before the cast to
+        # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
+        cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),))
     decode = decode or cfg.decode
     dec = default_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
     if kern.INTERPRET:

@@ -55,6 +55,21 @@ def test_odd_shape_every_m(m, bias, act):
     check(kernel, layer, w32, x)
 
 
+@pytest.mark.parametrize("act,out", [(torch.bfloat16, torch.float16), (torch.float16, torch.bfloat16)])
+@pytest.mark.parametrize("n,k", [(128, 256), (4096, 4096)])
+@pytest.mark.parametrize("m", [1, 16, 300, 1024])
+def test_output_dtype_other_than_activations_rounds_once(m, n, k, act, out):
+    """Every strategy the heuristic picks (the conformance kit found the dequantize+cuBLAS
+    path rounding twice for bf16 activations and fp16 output)."""
+    g = torch.Generator(device="cuda").manual_seed(m)
+    q, s = quantize_mxfp8(torch.randn(n, k, device="cuda", generator=g) * 0.02)
+    layer = Layer(q, s, (torch.randn(n, device="cuda", generator=g) * 0.5).to(out))
+    kernel = MarlinKernel(Mxfp8LinearLayerConfig(k, n, act, out, has_bias=True))
+    w32 = dequantize_mxfp8(q, s, torch.float32)
+    kernel.process_weights_after_loading(layer)
+    check(kernel, layer, w32, torch.randn(m, k, device="cuda", generator=g).to(act))
+
+
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 def test_3d_and_non_contiguous(act):
     layer, kernel, w32 = gpu_layer(4993, 320, act, True)
