@@ -97,6 +97,25 @@ class Selection:
         return json.dumps(self.to_dict(), **kwargs)
 
 
+def _make_getenv():
+    """``os.environ.get`` for the two override names, without its per-call key encoding:
+    engines select on every layer and step, and ``os.environ.get`` costs ~1 us a call.
+    CPython's ``os.environ`` keeps its encoded keys in ``_data``; anywhere else, or if
+    that ever changes, this is plain ``os.environ.get``."""
+    environ = os.environ
+    data, encode, decode = (getattr(environ, attr, None) for attr in ("_data", "encodekey", "decodevalue"))
+    if not (isinstance(data, dict) and callable(encode) and callable(decode)):
+        return environ.get
+    keys = {name: encode(name) for name in (ENV_KERNELS, ENV_DISABLED)}
+
+    def getenv(name: str) -> str | None:
+        raw = data.get(keys[name])
+        return None if raw is None else decode(raw)
+
+    return getenv
+
+
+_getenv = _make_getenv()
 _cache: dict[tuple, Selection] = {}
 _cache_lock = threading.Lock()
 
@@ -118,8 +137,8 @@ def select_kernel(
     """Choose the best installed kernel for ``config`` on ``capability`` (default: the
     current device). Raises :class:`~mxfp8_core.NoKernelAvailable` with every candidate's
     reasons when none can run."""
-    forced_raw = kernels if kernels is not None else os.environ.get(ENV_KERNELS)
-    disabled_raw = disabled if disabled is not None else os.environ.get(ENV_DISABLED)
+    forced_raw = kernels if kernels is not None else _getenv(ENV_KERNELS)
+    disabled_raw = disabled if disabled is not None else _getenv(ENV_DISABLED)
     registry = registry if registry is not None else get_registry()
     target = resolve_target(capability)
     key = (config, target, _freeze(forced_raw), _freeze(disabled_raw), id(registry), registry.generation)
