@@ -30,6 +30,7 @@ import sys
 import time
 import traceback
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -42,29 +43,11 @@ from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import DECODES, num_sms, run_gemm
 from mxfp8_marlin.packing import pack_weights
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 C = configs.Config
-
-
-def graph_time_us(fn, reps: int, flush: torch.Tensor) -> float:
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for _ in range(3):
-        torch.sum(flush)
-        graph.replay()
-    for i in range(reps):
-        torch.sum(flush)
-        starts[i].record()
-        graph.replay()
-        ends[i].record()
-    torch.cuda.synchronize()
-    del graph
-    return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends)) * 1e3
 
 
 @triton.jit
