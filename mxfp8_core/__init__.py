@@ -14,8 +14,9 @@ in this package and is loaded into every pytest run where mxfp8-core is installe
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_namespace
 
 __version__ = "0.1.0"
 
@@ -58,18 +59,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mxfp8_core' has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return [*__all__, "__version__"]
-
+__getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:  # what static tools see
     from .config import Mxfp8LinearLayerConfig

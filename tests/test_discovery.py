@@ -170,3 +170,17 @@ def test_plugin_import_is_lazy_about_heavy_backends():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_importing_the_package_imports_no_torch():
+    """The kit's pytest plugin lives in mxfp8_core and is loaded into every pytest run
+    where mxfp8-core is installed: the package namespace is lazy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mxfp8_core, mxfp8_core.testing.pytest_plugin; before = 'torch' in sys.modules; "
+        "mxfp8_core.Support; print(before, 'torch' in sys.modules, sorted(dir(mxfp8_core)) == mxfp8_core.__all__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True"]

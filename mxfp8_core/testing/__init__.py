@@ -17,7 +17,7 @@ every pytest run) costs nothing until the kit is used.
 
 from __future__ import annotations
 
-from typing import Any
+from .._lazy import lazy_namespace
 
 _EXPORTS = {
     "check_kernel": "conformance",
@@ -36,16 +36,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mxfp8_core.testing' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_namespace(__name__, globals(), _EXPORTS)
