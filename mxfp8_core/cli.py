@@ -13,7 +13,7 @@ from .discovery import get_registry
 from .errors import Mxfp8Error, NoKernelAvailable
 from .hookspecs import ENTRY_POINT_GROUP
 from .platform import CPU_TARGET, current_target, resolve_target
-from .selection import evaluate, select_kernel
+from .selection import ask, select_kernel
 from .testing.cli import add_check_parser
 
 DTYPES = {name: dtype for dtype, name in DTYPE_NAMES.items()}
@@ -29,7 +29,7 @@ def _plugins(args: argparse.Namespace) -> int:
             "plugin": entry.plugin.name,
             "priority": entry.kernel.priority,
             "scheme": entry.kernel.scheme,
-            "supported_here": not (reasons := evaluate_platform(entry.kernel, target)),
+            "supported_here": not (reasons := ask(entry.kernel, "is_supported", target)),
             "reasons_here": list(reasons),
         }
         for entry in registry.kernels()
@@ -58,12 +58,6 @@ def _plugins(args: argparse.Namespace) -> int:
         here = "available" if k["supported_here"] else "unavailable: " + "; ".join(k["reasons_here"])
         print(f"  {k['name']:<20} priority {k['priority']:>4}  {k['scheme']:<8}  {here}")
     return 0
-
-
-def evaluate_platform(kernel, target) -> tuple[str, ...]:
-    """Reasons ``kernel`` cannot run on ``target`` at all (shape aside)."""
-    config = Mxfp8LinearLayerConfig(4096, 4096)
-    return tuple(r for r in evaluate(kernel, config, target) if r not in kernel.can_implement(config).reasons)
 
 
 def _explain(args: argparse.Namespace) -> int:

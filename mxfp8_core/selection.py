@@ -208,19 +208,19 @@ def _select(
 def evaluate(kernel: type[Mxfp8LinearKernel], config: Mxfp8LinearLayerConfig, target: Target) -> tuple[str, ...]:
     """Every reason ``kernel`` cannot run ``config`` on ``target`` (empty when it can).
     A plugin's check that raises or returns garbage becomes a reason, never a crash."""
-    reasons: list[str] = []
-    for method, arg in (("is_supported", target), ("can_implement", config)):
-        try:
-            answer = getattr(kernel, method)(arg)
-        except Exception as exc:  # noqa: BLE001 - third-party code
-            reasons.append(f"{method} raised {type(exc).__name__}: {exc}")
-            continue
-        support = _as_support(answer)
-        if support is None:
-            reasons.append(f"{method} returned {answer!r}, not a Support or an (ok, reason) pair")
-        elif not support.ok:
-            reasons.extend(support.reasons)
-    return tuple(reasons)
+    return ask(kernel, "is_supported", target) + ask(kernel, "can_implement", config)
+
+
+def ask(kernel: type[Mxfp8LinearKernel], method: str, arg: object) -> tuple[str, ...]:
+    """The reasons of one of ``kernel``'s checks; raising or answering garbage is a reason."""
+    try:
+        answer = getattr(kernel, method)(arg)
+    except Exception as exc:  # noqa: BLE001 - third-party code
+        return (f"{method} raised {type(exc).__name__}: {exc}",)
+    support = _as_support(answer)
+    if support is None:
+        return (f"{method} returned {answer!r}, not a Support or an (ok, reason) pair",)
+    return support.reasons
 
 
 def _as_support(answer: object) -> Support | None:
