@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
 import time
 import traceback
@@ -44,7 +43,7 @@ from mxfp8_marlin.kernel import DECODES, num_sms, run_gemm
 from mxfp8_marlin.packing import pack_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
-from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+from bench_gemm import copy_bandwidth, graph_time_us  # noqa: E402  (the benchmark's timing, shared)
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 C = configs.Config
@@ -185,20 +184,7 @@ def main() -> int:
     sms = num_sms(torch.device("cuda"))
     rows_out = []
     t_start = time.time()
-    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_()
-    dst = torch.empty_like(src)
-    for _ in range(3):
-        dst.copy_(src)
-    ts = []
-    for _ in range(10):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        dst.copy_(src)
-        b.record()
-        b.synchronize()
-        ts.append(a.elapsed_time(b))
-    bw = 2 * src.numel() / (statistics.median(ts) * 1e-3)
-    del src, dst
+    bw = copy_bandwidth(10)
     print(f"# {torch.cuda.get_device_name()} sms={sms} torch {torch.__version__} triton {triton.__version__} "
           f"copy {bw / 1e12:.2f} TB/s", flush=True)
 
