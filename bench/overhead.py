@@ -21,7 +21,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 import timeit
 
 import torch

@@ -71,7 +71,7 @@ import torch
 from ..config import ACT_DTYPES, Mxfp8LinearLayerConfig
 from ..errors import KernelContractError
 from ..format import BLOCK_SIZE, SCALE_NAN
-from ..kernel import NAME_RE, PROCESSED_ATTR, SCHEMES, Mxfp8LinearKernel, check_kernel_class, hybridmethod
+from ..kernel import Mxfp8LinearKernel, check_kernel_class, hybridmethod
 from ..platform import CPU, CPU_TARGET, CUDA, ROCM, Target, current_target
 from ._helpers import (
     Built, Problem, Snapshot, as_support, clear_error, dtype_name, exc_text, limited, random_input, rel_error,

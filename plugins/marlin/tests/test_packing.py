@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
+from mxfp8_core import dequantize_mxfp8
 from mxfp8_core.kernel import PROCESSED_ATTR
 from mxfp8_marlin import MarlinKernel
 from mxfp8_marlin import kernel as kernel_module
 from mxfp8_marlin.packing import pack_weights, unpack_weights
 
-from marlin_test_helpers import Layer, make
+from marlin_test_helpers import make
 
 
 def _random_mxfp8(n, k, seed=0):
