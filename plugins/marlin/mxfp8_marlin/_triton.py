@@ -1,16 +1,19 @@
 """The Triton kernels of the marlin plugin (imported lazily: importing Triton is slow).
 
-Weight format (made once by :func:`mxfp8_marlin.packing.pack_weights`):
+Weight format (made once by :func:`mxfp8_marlin.packing.pack_weights`), rows padded to
+``NP`` (a multiple of 256):
 
-- ``q``   uint8 ``[N, K]``: the e4m3 bytes of the weight, row-major.
-- ``d``   uint8 ``[K/32, N]``: per block, ``rowmax[n] - scale[n, g]`` (>= 0), transposed
-  so that one K-group of a tile of rows is one contiguous load.
+- ``q``   uint8 ``[K/TK, NP, TK]``: the e4m3 bytes, in column blocks ``TK`` wide, each
+  row-major and contiguous (``stride_qt`` = ``NP * TK`` bytes apart).
+- ``d``   uint8 ``[K/32, NP]``: per block, ``rowmax[n] - scale[n, g]`` (>= 0),
+  transposed so that one K-group of a tile of rows is one contiguous load.
 - ``rs``  float32 ``[N]``: ``2**(rowmax[n] - 127)``, exact.
 
-So ``W[n, k] = e4m3(q[n, k]) * 2**-d[g, n] * rs[n]`` (g = k // 32). The factor
+So ``W[n, k] = e4m3(q[k // TK, n, k % TK]) * 2**-d[k // 32, n] * rs[n]``. The factor
 ``2**-d`` lies in (0, 1]: multiplied into the decoded tile it keeps every dequantized
 weight inside fp16's range whatever the MX scales are; ``rs`` is applied once per
-output in float32.
+output in float32. A kernel's ``BLOCK_K`` divides ``TK`` (a K tile never straddles two
+column blocks); padded rows are zeros, so weight and scale loads need no row clamp or mask.
 
 The kernels use only ``triton.language`` builtins, none of its ``@jit`` library functions
 (``tl.cdiv``, ``tl.zeros``...): those are compiled-mode objects when Triton was imported
@@ -93,12 +96,21 @@ def _block_factor(d, DOT: tl.constexpr, DECODE: tl.constexpr, OUT: tl.constexpr)
     return bits.to(tl.float32, bitcast=True).to(OUT)
 
 
+@triton.jit
+def _q_col(k0, stride_qt, TK: tl.constexpr):
+    """Offset of column ``k0`` (a scalar, a K tile's first column) in row 0 of ``q``; row
+    ``n`` is ``n * TK`` further. A multiple of 32 (``k0`` and ``TK`` are, and
+    ``stride_qt`` is ``NP * TK``), which older Tritons cannot prove through ``%``:
+    without the hint their loads of the tile fall to single bytes (Triton 3.6: 2x slower)."""
+    return tl.multiple_of(tl.cast(k0 // TK, tl.int64) * stride_qt + k0 % TK, 32)
+
+
 @triton.jit(do_not_specialize=["M", "SPLIT_K"])
 def mx_w8a16_gemm(
     x_ptr, q_ptr, d_ptr, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
     M, N, K,
-    stride_xm, stride_xk, stride_ym, stride_d,
-    HAS_BIAS: tl.constexpr,
+    stride_xm, stride_xk, stride_ym, stride_qt, stride_d,
+    HAS_BIAS: tl.constexpr, TK: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     SPLIT_K, GROUP_N: tl.constexpr,
     DECODE: tl.constexpr, DOT: tl.constexpr, SWAP: tl.constexpr = True,
@@ -110,12 +122,11 @@ def mx_w8a16_gemm(
     ``2**-d`` (``_block_factor``) and feeds a tensor-core dot: ``SWAP`` computes
     ``W_tile @ x_tile.T`` (decoded weights as the A operand, kept in registers: wgmma for
     BLOCK_N >= 64), otherwise ``x_tile @ W_tile.T`` (activations as A). Rows of W past N
-    are clamped to the last one (no load mask); rows of x past M are masked (not clamped:
-    sixteen copies of one row would hit the same L2 lines sixteen times). ``d`` is padded
-    to ``stride_d`` (a multiple of 256) columns, so its loads are unclamped and contiguous,
-    and they are issued one K tile ahead (too narrow for the async-copy pipeline, they
-    would otherwise stall every iteration). The float32 accumulator is multiplied by the
-    row scale ``rs`` once, in the epilogue.
+    are the layout's zero padding (no load mask); rows of x past M are masked (not clamped:
+    sixteen copies of one row would hit the same L2 lines sixteen times). The scale loads
+    are issued one K tile ahead (too narrow for the async-copy pipeline, they would
+    otherwise stall every iteration). The float32 accumulator is multiplied by the row
+    scale ``rs`` once, in the epilogue.
 
     With SPLIT_K > 1 each program writes a float32 partial to ``ws``, and the last
     program of each output tile (a counter in ``cnt``) sums the partials in a fixed order
@@ -146,9 +157,9 @@ def mx_w8a16_gemm(
     kt_begin = pid_k * per_split
     kt_end = tl.minimum(kt_begin + per_split, k_tiles)
 
-    q_ptrs = q_ptr + rows_n[:, None].to(tl.int64) * K + (kt_begin * BLOCK_K + offs_k)[None, :]
-    d_ptrs = d_ptr + (tl.minimum(kt_begin, k_tiles - 1) * G + offs_g)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
-    d = tl.load(d_ptrs)
+    q_ptrs = q_ptr + offs_n[:, None].to(tl.int64) * TK + offs_k[None, :]
+    d_ptrs = d_ptr + offs_g[None, :].to(tl.int64) * stride_d + offs_n[:, None]
+    d = tl.load(d_ptrs + tl.minimum(kt_begin, k_tiles - 1) * G * stride_d)
     x_ptrs = x_ptr + offs_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
 
     if SWAP:
@@ -156,9 +167,8 @@ def mx_w8a16_gemm(
     else:
         acc = tl.full((BLOCK_M, BLOCK_N), 0.0, tl.float32)
     for kt in range(kt_begin, kt_end):
-        d_ptrs += tl.where(kt + 1 < kt_end, G * stride_d, 0)
-        d_next = tl.load(d_ptrs)
-        q = tl.load(q_ptrs)
+        d_next = tl.load(d_ptrs + tl.minimum(kt + 1, kt_end - 1) * G * stride_d)
+        q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
         x = tl.load(x_ptrs, mask=m_mask, other=0.0)
         w = _decode(q, DOT, DECODE)
         f = _block_factor(d, DOT, DECODE, DOT)
@@ -167,7 +177,6 @@ def mx_w8a16_gemm(
             acc = tl.dot(w, x.to(DOT), acc)
         else:
             acc = tl.dot(tl.trans(x.to(DOT)), tl.trans(w), acc)
-        q_ptrs += BLOCK_K
         x_ptrs += BLOCK_K * stride_xk
         d = d_next
 
@@ -202,21 +211,23 @@ def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride
 
 
 @triton.jit
-def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N, K, stride_d, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                  DECODE: tl.constexpr, DOT: tl.constexpr):
-    """``w[N, K] = W`` in ``w``'s dtype (for the large-M dequantize-then-cuBLAS path). BLOCK_K | K."""
+def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N0, N, K, stride_qt, stride_d, TK: tl.constexpr, BLOCK_N: tl.constexpr,
+                  BLOCK_K: tl.constexpr, DECODE: tl.constexpr, DOT: tl.constexpr):
+    """``w[: N - N0, K] = W[N0:N]`` (row-major) in ``w``'s dtype, for the large-M
+    dequantize-then-cuBLAS path. BLOCK_K divides TK."""
     G: tl.constexpr = BLOCK_K // 32
-    offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_n = N0 + tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_n = tl.minimum(offs_n, N - 1)
     kt = tl.program_id(1)
     offs_k = kt * BLOCK_K + tl.arange(0, BLOCK_K)
-    q = tl.load(q_ptr + rows_n[:, None].to(tl.int64) * K + offs_k[None, :])
-    d = tl.load(d_ptr + (kt * G + tl.arange(0, G))[None, :].to(tl.int64) * stride_d + offs_n[:, None])
+    k0 = kt * BLOCK_K
+    q = tl.load(q_ptr + offs_n[:, None].to(tl.int64) * TK + (_q_col(k0, stride_qt, TK) + tl.arange(0, BLOCK_K))[None, :])
+    d = tl.load(d_ptr + (k0 // 32 + tl.arange(0, G))[None, :].to(tl.int64) * stride_d + offs_n[:, None])
     w = _decode(q, DOT, DECODE).to(tl.float32)
     f = _block_factor(d, DOT, DECODE, tl.float32) * tl.load(rs_ptr + rows_n)[:, None]
     w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))
     mask = (offs_n[:, None] < N) & (offs_k[None, :] < K)
-    tl.store(w_ptr + offs_n[:, None].to(tl.int64) * K + offs_k[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
+    tl.store(w_ptr + (offs_n - N0)[:, None].to(tl.int64) * K + offs_k[None, :], w.to(w_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
@@ -238,9 +249,9 @@ def _gemv_store(acc, rs, bias_ptr, y_ptr, offs_n, rows_n, m: tl.constexpr, M, N,
 def mx_w8a16_gemv(
     x_ptr, q_ptr, d_ptr, rs_ptr, bias_ptr, y_ptr,
     M, N, K,
-    stride_xm, stride_ym, stride_d,
-    HAS_BIAS: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-    DECODE: tl.constexpr,
+    stride_xm, stride_ym, stride_qt, stride_d,
+    HAS_BIAS: tl.constexpr, TK: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DECODE: tl.constexpr,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)`` for M <= BLOCK_M <= 4, on the CUDA cores.
 
@@ -258,7 +269,7 @@ def mx_w8a16_gemv(
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     rows_n = tl.minimum(offs_n, N - 1)
     offs_kk = tl.arange(0, G)[:, None] * 32 + tl.arange(0, 32)[None, :]  # [G, 32]
-    q_ptrs = q_ptr + rows_n[:, None, None].to(tl.int64) * K + offs_kk[None, :, :]
+    q_ptrs = q_ptr + offs_n[:, None, None].to(tl.int64) * TK + offs_kk[None, :, :]
     d_ptrs = d_ptr + tl.arange(0, G)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
     x_ptrs = x_ptr + offs_kk  # x is contiguous along K
     k_tiles = K // BLOCK_K
@@ -268,8 +279,8 @@ def mx_w8a16_gemv(
     acc2 = acc0
     acc3 = acc0
     for kt in range(0, k_tiles):
-        q = tl.load(q_ptrs)
-        d = tl.load(d_ptrs)
+        q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
+        d = tl.load(d_ptrs + kt * G * stride_d)
         w = _decode(q, tl.float16, DECODE).to(tl.float32)
         f = _block_factor(d, tl.float16, DECODE, tl.float32)
         acc0 = _gemv_row(acc0, w, f, x_ptrs, offs_kk, 0, M, stride_xm)
@@ -278,8 +289,6 @@ def mx_w8a16_gemv(
         if BLOCK_M > 2:
             acc2 = _gemv_row(acc2, w, f, x_ptrs, offs_kk, 2, M, stride_xm)
             acc3 = _gemv_row(acc3, w, f, x_ptrs, offs_kk, 3, M, stride_xm)
-        q_ptrs += BLOCK_K
-        d_ptrs += G * stride_d
         x_ptrs += BLOCK_K
 
     rs = tl.load(rs_ptr + rows_n)

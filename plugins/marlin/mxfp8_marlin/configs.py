@@ -60,23 +60,25 @@ class Config:
 #   mma.sync tiles of 16/32 x 64 x 256, three stages, about two programs per SM;
 # - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma), one program per SM;
 #   where that needs split-K, 64 x 64 tiles at two programs per SM instead (MID_SPLIT, below);
-# - M <= 512: 256 x 128 x 64 wgmma tiles (small weights: dequantize + cuBLAS, below);
+# - M <= 512: "swap" wgmma tiles of 128 weight rows x 256 activation rows x 64, eight warps
+#   four stages (rounds 5-6: 12-20% faster than the same tile "noswap"; small weights:
+#   dequantize + cuBLAS, below);
 # - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel
 #   (round 2: chunking the dequantization to stay in L2 did not help, notes).
-# Lines marked "round2:" are the ones the round-2 measurements decide (tools/round2_decide.py).
 _TABLE: tuple[tuple[int, float, Config], ...] = (
     (16, 2.0, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
     (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),  # round2: mid
-    (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=3, swap=False)),  # round2: m512
-    (2048, 0.0, Config("dequant")),  # round2: m2048
-    (1 << 62, 0.0, Config("dequant")),  # round2: mbig
+    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),
+    (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=4, swap=True)),
+    (1 << 62, 0.0, Config("dequant")),
 )
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
-# at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel.
-GEMV_MAX_M = 1  # round2: gemv_max_m
-GEMV = Config("gemv", block_m=1, block_n=4, block_k=2048, num_warps=4, num_stages=1)  # round2: gemv
+# at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
+# rows a program over one 512-wide column block of the packed weight (round 5; at M=2 it
+# is slower than the tensor cores except at 4096x4096).
+GEMV_MAX_M = 1
+GEMV = Config("gemv", block_m=1, block_n=4, block_k=512, num_warps=4, num_stages=1)
 
 # 32 < M <= 128, when the 64 x 128 tiles need split-K to reach one program per SM: 64 x 64
 # tiles aiming at two programs per SM (round 2, M=64: 4096x4096 21.5 -> 19.4 us, 4096x14336
@@ -130,8 +132,9 @@ def chunk_rows(cfg: Config, n: int, k: int) -> int:
 
 
 @lru_cache(maxsize=4096)
-def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Config:
-    """The config for an ``[m, k] x [n, k]^T`` product on a GPU with ``num_sms`` SMs.
+def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_k: int) -> Config:
+    """The config for an ``[m, k] x [n, k]^T`` product on a GPU with ``num_sms`` SMs, the
+    weight packed in tiles ``tile_k`` wide (a kernel's K tile divides it).
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
     bucket = m_bucket(m)
     waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
@@ -144,12 +147,12 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = ()) -> Confi
     if cfg.strategy == "dequant":
         return cfg
     if cfg.strategy == "gemv":
-        return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(k, cfg.block_k), split_k=1)
-    cfg = replace(cfg, block_k=fit_block_k(k, cfg.block_k))
+        return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(tile_k, cfg.block_k), split_k=1)
+    cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0))
         if bucket == 128 and cfg.split_k > 1 and not overrides:
             waves, alt = MID_SPLIT
-            alt = replace(alt, block_k=fit_block_k(k, alt.block_k))
+            alt = replace(alt, block_k=fit_block_k(tile_k, alt.block_k))
             cfg = replace(alt, split_k=fit_split_k(min(m, bucket), n, k, alt, num_sms, waves))
     return cfg

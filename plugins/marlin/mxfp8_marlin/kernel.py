@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -213,12 +214,15 @@ def run_gemm(
         )
     m, k = x.shape
     n = rs.shape[0]
+    tk = q.shape[2]
     device = x.device
-    cfg = config or configs.choose(m, n, k, num_sms(device))
+    cfg = config or configs.choose(m, n, k, num_sms(device), tile_k=tk)
     if config is None and cfg.strategy == "dequant" and out_dtype != x.dtype:
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
-        cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),))
+        cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
+    if cfg.strategy != "dequant":  # a K tile must not straddle two layout tiles
+        cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))
     decode = decode or cfg.decode
     dec = default_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
     if kern.INTERPRET:
@@ -233,8 +237,6 @@ def run_gemm(
         dec = gemv_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
         return _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec)
 
-    if k % cfg.block_k:
-        raise ValueError(f"marlin: block_k={cfg.block_k} must divide K={k}")
     y = torch.empty((m, n), dtype=out_dtype, device=device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
     if cfg.split_k > 1:
@@ -246,8 +248,8 @@ def run_gemm(
     kern.mx_w8a16_gemm[(tiles, cfg.split_k)](
         x, q, d, rs, bias_arg, y, ws, cnt,
         m, n, k,
-        x.stride(0), x.stride(1), y.stride(0), d.stride(0),
-        HAS_BIAS=bias is not None,
+        x.stride(0), x.stride(1), y.stride(0), q.stride(0), d.stride(0),
+        HAS_BIAS=bias is not None, TK=tk,
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         SPLIT_K=cfg.split_k, GROUP_N=cfg.group_n,
         DECODE=dec, DOT=dot, SWAP=cfg.swap,
@@ -268,9 +270,9 @@ def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
     for r0 in range(0, m, bm):
         xs, ys = x[r0:r0 + bm], y[r0:r0 + bm]
         kern.mx_w8a16_gemv[(triton_cdiv(n, cfg.block_n),)](
-            xs, q, d, rs, bias_arg, ys, xs.shape[0], n, k, xs.stride(0), ys.stride(0), d.stride(0),
-            HAS_BIAS=bias is not None, BLOCK_M=bm, BLOCK_N=cfg.block_n,
-            BLOCK_K=configs.fit_block_k(k, cfg.block_k), DECODE=dec, num_warps=cfg.num_warps, num_stages=1,
+            xs, q, d, rs, bias_arg, ys, xs.shape[0], n, k, xs.stride(0), ys.stride(0), q.stride(0), d.stride(0),
+            HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=bm, BLOCK_N=cfg.block_n,
+            BLOCK_K=cfg.block_k, DECODE=dec, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
         )
     return y
 
@@ -284,14 +286,16 @@ def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
     m, k = x.shape
     n = rs.shape[0]
     device = x.device
-    bk = configs.fit_block_k(k, 256)
+    tk = q.shape[2]
+    bk = configs.fit_block_k(tk, 256)
     deq_dot = kern.tl.float32 if dec == DECODE_BITS else kern.tl.float16
     b = None if bias is None else bias.to(x.dtype)
     rows = configs.chunk_rows(cfg, n, k)
     if rows >= n:
         w = _weight_buffer(device, x.dtype, n * k).view(n, k)
-        kern.mx_dequantize[(triton_cdiv(n, 32), k // bk)](q, d, rs, w, n, k, d.stride(0), BLOCK_N=32, BLOCK_K=bk,
-                                                          DECODE=dec, DOT=deq_dot, num_warps=4)
+        kern.mx_dequantize[(triton_cdiv(n, 32), k // bk)](q, d, rs, w, 0, n, k, q.stride(0), d.stride(0), TK=tk,
+                                                          BLOCK_N=32, BLOCK_K=bk, DECODE=dec, DOT=deq_dot,
+                                                          num_warps=4)
         y = F.linear(x, w, b)
         return y if y.dtype == out_dtype else y.to(out_dtype)
 
@@ -306,7 +310,7 @@ def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
     def dequantize(i: int) -> None:
         n0, n1 = bounds[i]
         kern.mx_dequantize[(triton_cdiv(n1 - n0, 32), k // bk)](
-            q[n0:n1], d[:, n0:], rs[n0:n1], chunk(i), n1 - n0, k, d.stride(0), BLOCK_N=32, BLOCK_K=bk,
+            q, d, rs, chunk(i), n0, n1, k, q.stride(0), d.stride(0), TK=tk, BLOCK_N=32, BLOCK_K=bk,
             DECODE=dec, DOT=deq_dot, num_warps=4)
 
     def multiply(i: int) -> None:

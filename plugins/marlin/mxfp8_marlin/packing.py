@@ -1,36 +1,56 @@
 """Weight repacking for the marlin kernels (pure PyTorch, runs once at load).
 
-From the checkpoint's ``weight [N, K] float8_e4m3fn`` and ``weight_scale [N, K/32]
-uint8`` (E8M0) it makes:
+The small-M kernels only stream the weight, so its layout decides their speed. The
+weight is cut along K into column blocks ``TK`` bytes wide, each stored row-major and
+contiguous: a kernel tile of ``BN`` rows and ``TK`` columns is one contiguous run of
+``BN * TK`` bytes, and the programs running at one time, which work on neighbouring
+row tiles at similar K, read one contiguous window of memory. (A row-major weight gives
+each tile ``BN`` runs of ``TK`` bytes ``K`` apart; storing each program's whole stream
+contiguously, ``[N/64, K/TK, 64, TK]``, was twice as slow as either on the H100: the
+programs then read ``64 * K`` bytes apart, a power of two, bench/notes_marlin.md.)
 
-- ``marlin_weight``    uint8 ``[N, K]``: the e4m3 bytes (a view of the weight when it is
-  contiguous: no copy).
-- ``marlin_scale``     uint8 ``[K/32, NP]``: ``rowmax[n] - scale[n, g]``, transposed, its
-  columns zero-padded to ``NP`` = N rounded up to a multiple of 256 (so that a tile's
-  scales are one contiguous, unclamped load).
+From the checkpoint's ``weight [N, K] float8_e4m3fn`` and ``weight_scale [N, K/32]
+uint8`` (E8M0) it makes, with ``NP`` = N rounded up to a multiple of ``PAD_N`` and
+``TK`` = ``tile_k`` (a power-of-two multiple of 32 that divides K):
+
+- ``marlin_weight``    uint8 ``[K/TK, NP, TK]``: the e4m3 bytes; padded rows are 0.
+- ``marlin_scale``     uint8 ``[K/32, NP]``: ``rowmax[n] - scale[n, g]`` (>= 0),
+  transposed (a K-group of a tile's rows is one contiguous load); 0 on padded rows.
 - ``marlin_row_scale`` float32 ``[N]``: ``2**(rowmax[n] - 127)``, built from bits (exact;
   ``rowmax = 0`` gives the subnormal ``2**-127``).
 
-so that ``W[n, k] = e4m3(q[n, k]) * 2**-d[k // 32, n] * rs[n]`` exactly equals
-``dequantize_mxfp8(weight, weight_scale)`` in float32.
+so that ``W[n, k] = e4m3(q[k // TK, n, k % TK]) * 2**-d[k // 32, n] * rs[n]`` exactly
+equals ``dequantize_mxfp8(weight, weight_scale)`` in float32. ``TK`` and ``NP`` are read
+back from the tensors' shapes, so the kernels need no other record of the layout.
 """
 
 from __future__ import annotations
 
 import torch
 
-BLOCK = 32
-SCALE_COLUMN_MULTIPLE = 256
+from .configs import BLOCK, fit_block_k
+
+PAD_N = 256  # any kernel tile (up to 256 rows) covers whole padded rows: no row clamps
+TILE_K = 512  # round 5 (H100): the M = 1 kernel 3-10% faster than at 256, the others equal
 E4M3_NAN_MASK = 0x7F  # e4m3fn NaN: S.1111.111
 
 
-def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The marlin layout of an MXFP8 weight. Raises ``ValueError`` (and changes nothing)
-    when the weight holds NaN bytes, which no finite dequantization can represent."""
+def tile_k(k: int, requested: int | None = None) -> int:
+    """The layout's column-block width for K: ``requested`` if it is a multiple of 32
+    that divides K (``k`` itself: row-major), else the largest power-of-two multiple of
+    32 up to it (default ``TILE_K``) that does."""
+    if requested and requested % BLOCK == 0 and k % requested == 0:
+        return requested
+    return fit_block_k(k, requested or TILE_K)
+
+
+def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | None = None) -> dict[str, torch.Tensor]:
+    """The marlin layout of an MXFP8 weight (``tile``: the column-block width, see
+    :func:`tile_k`). Raises ``ValueError`` (and changes nothing) when the weight holds
+    NaN bytes, which no finite dequantization can represent."""
     n, k = weight.shape
+    tk = tile_k(k, tile)
     q = weight.view(torch.uint8)
-    if not q.is_contiguous():
-        q = q.contiguous()
     nan_rows = ((q & E4M3_NAN_MASK) == E4M3_NAN_MASK).any(dim=1).nonzero().flatten()
     if nan_rows.numel():
         raise ValueError(
@@ -39,23 +59,28 @@ def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor) -> dict[str, 
         )
     scale = weight_scale.to(torch.int32)
     row_max = scale.amax(dim=1, keepdim=True)  # [N, 1]
-    padded_n = -(-n // SCALE_COLUMN_MULTIPLE) * SCALE_COLUMN_MULTIPLE
+    padded_n = -(-n // PAD_N) * PAD_N
+    q_blocks = torch.zeros(k // tk, padded_n, tk, dtype=torch.uint8, device=weight.device)
+    q_blocks[:, :n] = q.view(n, k // tk, tk).transpose(0, 1)
     rel = torch.zeros(k // BLOCK, padded_n, dtype=torch.uint8, device=weight.device)
-    rel[:, :n] = (row_max - scale).to(torch.uint8).t()  # [K/32, NP]
+    rel[:, :n] = (row_max - scale).to(torch.uint8).t()
     row_max = row_max.flatten()
     bits = torch.where(row_max > 0, row_max << 23, torch.full_like(row_max, 1 << 22))
     row_scale = bits.view(torch.float32).contiguous()
-    return {"marlin_weight": q, "marlin_scale": rel, "marlin_row_scale": row_scale}
+    return {"marlin_weight": q_blocks, "marlin_scale": rel, "marlin_row_scale": row_scale}
 
 
-def unpack_weights(q: torch.Tensor, rel: torch.Tensor, row_scale: torch.Tensor) -> torch.Tensor:
+def unpack_weights(q: torch.Tensor, d: torch.Tensor, row_scale: torch.Tensor) -> torch.Tensor:
     """The float32 weight ``[N, K]`` the packed tensors stand for (tests and the CPU fallback)."""
-    n, k = q.shape
+    n = row_scale.shape[0]
+    blocks, _, tk = q.shape
+    k = blocks * tk
+    q = q[:, :n].transpose(0, 1).reshape(n, k)
+    rel = d[:, :n].t()
     values = q.view(torch.float8_e4m3fn).to(torch.float32).view(n, k // BLOCK, BLOCK)
-    exponent = -rel[:, :n].t().to(torch.int32)  # 2**-d, d in [0, 254]
+    exponent = -rel.to(torch.int32)  # 2**-d, d in [0, 254]
     first = torch.div(exponent, 2, rounding_mode="floor")
     second = exponent - first
     as_float = lambda e: ((e + 127) << 23).view(torch.float32)  # noqa: E731
     values = values * as_float(first).unsqueeze(-1) * as_float(second).unsqueeze(-1)
     return values.view(n, k) * row_scale[:, None]
-

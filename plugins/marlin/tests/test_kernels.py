@@ -199,16 +199,17 @@ def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
     try:
         bn = configs.GEMV.block_n
         for m, bm in ((1, 1), (2, 2), (3, 4), (4, 4)):
-            cfg = configs.choose(m, 132 * bn, 4096, 132)
+            cfg = configs.choose(m, 132 * bn, 4096, 132, tile_k=512)
             assert cfg.strategy == "gemv" and cfg.block_m == bm and 4096 % cfg.block_k == 0
-        assert configs.choose(5, 132 * bn, 4096, 132).strategy == "fused"
-        assert configs.choose(1, 64 * bn, 4096, 132).strategy == "fused"  # too few programs
-        assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
-        assert configs.choose(256, 4096, 4096, 132).strategy == "dequant"  # small weight
-        assert configs.choose(64, 4096, 4096, 132).block_n == 64  # 64 x 128 tiles would need split-K
-        assert configs.choose(64, 14336, 4096, 132).block_n == 128
-        assert configs.choose(256, 8192, 8192, 132).strategy == "fused"
-        assert configs.choose(256, 4096, 4096, 132, (("strategy", "fused"),)).strategy == "fused"
+        assert configs.choose(5, 132 * bn, 4096, 132, tile_k=512).strategy == "fused"
+        assert configs.choose(1, 64 * bn, 4096, 132, tile_k=512).strategy == "fused"  # too few programs
+        assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),), tile_k=512).strategy == "fused"
+        assert configs.choose(256, 4096, 4096, 132, tile_k=512).strategy == "dequant"  # small weight
+        assert configs.choose(64, 4096, 4096, 132, tile_k=512).block_n == 64  # 64 x 128 tiles would need split-K
+        assert configs.choose(64, 14336, 4096, 132, tile_k=512).block_n == 128
+        assert configs.choose(256, 8192, 8192, 132, tile_k=512).strategy == "fused"
+        assert configs.choose(256, 4096, 4096, 132, (("strategy", "fused"),), tile_k=512).strategy == "fused"
+        assert configs.choose(16, 4096, 4160, 132, tile_k=64).block_k == 64  # K tiles never straddle a column block
     finally:
         configs.choose.cache_clear()
 

@@ -9,7 +9,7 @@ from mxfp8_core import dequantize_mxfp8
 from mxfp8_core.kernel import PROCESSED_ATTR
 from mxfp8_marlin import MarlinKernel
 from mxfp8_marlin import kernel as kernel_module
-from mxfp8_marlin.packing import pack_weights, unpack_weights
+from mxfp8_marlin.packing import pack_weights, tile_k, unpack_weights
 
 from marlin_test_helpers import make
 
@@ -23,13 +23,14 @@ def _random_mxfp8(n, k, seed=0):
 
 
 def test_packed_layout_is_exactly_the_dequantized_weight():
-    q, s = _random_mxfp8(24, 256)
+    q, s = _random_mxfp8(24, 1024)
     s[3] = 0  # a row of the smallest scale (subnormal row scale)
     s[5, 2] = 254  # the largest finite scale next to small ones
     s[7] = 127
     p = pack_weights(q, s)
-    assert p["marlin_weight"].dtype == torch.uint8 and p["marlin_weight"].shape == (24, 256)
-    assert p["marlin_scale"].shape == (8, 256) and p["marlin_scale"].is_contiguous()
+    assert p["marlin_weight"].dtype == torch.uint8 and p["marlin_weight"].shape == (2, 256, 512)
+    assert p["marlin_scale"].shape == (32, 256)
+    assert p["marlin_weight"].is_contiguous() and p["marlin_scale"].is_contiguous()
     assert p["marlin_row_scale"].dtype == torch.float32 and p["marlin_row_scale"].shape == (24,)
     ref = dequantize_mxfp8(q, s, torch.float32)
     got = unpack_weights(p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
@@ -39,16 +40,28 @@ def test_packed_layout_is_exactly_the_dequantized_weight():
     assert torch.equal(got[5, 64:96], ref[5, 64:96])
 
 
-def test_row_scale_is_exact_including_scale_zero():
-    q, s = _random_mxfp8(3, 64)
-    s[0], s[1], s[2] = 0, 1, 254
-    rs = pack_weights(q, s)["marlin_row_scale"]
-    assert rs[0].item() == 2.0**-127 and rs[1].item() == 2.0**-126 and rs[2].item() == 2.0**127
-
-
-def test_weight_is_not_copied_when_contiguous():
-    q, s = _random_mxfp8(8, 64)
-    assert pack_weights(q, s)["marlin_weight"].data_ptr() == q.data_ptr()
+@pytest.mark.parametrize("n,k,tile,expected", [
+    (300, 640, None, 128),  # 640 = 5 * 128: the widest power-of-two block dividing K (up to 512)
+    (300, 2048, None, 512),
+    (64, 640, 640, 640),  # a requested width that divides K is taken as is (640: row-major)
+    (70, 320, None, 64),
+    (256, 1024, 512, 512),
+    (5, 96, 1024, 32),
+])
+def test_every_byte_and_scale_lands_in_its_place(n, k, tile, expected):
+    q, s = _random_mxfp8(n, k, seed=n)
+    p = pack_weights(q, s, tile)
+    tk = expected
+    padded = -(-n // 256) * 256
+    assert tile_k(k, tile) == tk
+    assert p["marlin_weight"].shape == (k // tk, padded, tk)
+    assert p["marlin_scale"].shape == (k // 32, padded)
+    rows, cols = torch.meshgrid(torch.arange(n), torch.arange(k), indexing="ij")
+    assert torch.equal(p["marlin_weight"][cols // tk, rows, cols % tk], q.view(torch.uint8))
+    rel = s.to(torch.int32).amax(dim=1, keepdim=True) - s.to(torch.int32)
+    assert torch.equal(p["marlin_scale"][:, :n].t().to(torch.int32), rel)
+    # Padded rows are zero bytes and zero scales (the kernels read them unmasked).
+    assert not p["marlin_weight"][:, n:].any() and not p["marlin_scale"][:, n:].any()
 
 
 def test_nan_weight_bytes_are_refused():
@@ -71,10 +84,9 @@ def _same(a, b):
 
 def test_process_weights_replaces_the_checkpoint_tensors():
     layer, config, w32 = make(40, 96)
-    q_ptr = layer.weight.data_ptr()
     MarlinKernel(config).process_weights_after_loading(layer)
     assert not hasattr(layer, "weight") and not hasattr(layer, "weight_scale")
-    assert layer.marlin_weight.data_ptr() == q_ptr  # a view: no extra memory
+    assert layer.marlin_weight.shape == (3, 256, 32)  # rows padded to 256, column blocks of 32
     assert getattr(layer, PROCESSED_ATTR) == "marlin"
     got = unpack_weights(layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale)
     assert torch.equal(got, w32)

@@ -1,0 +1,290 @@
+"""Round 4: the tiled weight layout on one GPU (a program, not a test); one device call.
+
+    python plugins/marlin/tools/round4.py --out round4.json [--parts probe,gemv,small,mid,large]
+
+The weight is stored in column blocks ``TK`` bytes wide, each row-major and contiguous
+(``packing.py``). This measures, for several ``TK``, each variant checked against the
+float32 reference before it is timed:
+
+- ``probe``: the ceiling: plain loads of the packed bytes, each program one contiguous
+  run (no arithmetic but an XOR).
+- ``gemv``: the CUDA-core kernel at M = 1.
+- ``small``: the tensor-core kernel at M = 1, 4, 16, split-K for 1, 2 or 4 programs per SM.
+- ``mid``: M = 64 tiles.
+- ``large``: M = 256 and 1024, the fused kernel and dequantize + cuBLAS.
+
+cuBLAS bf16 ``F.linear`` is timed in the same run. Every timing is taken twice (two
+passes over all variants) to show the spread. Timing as in ``bench/bench_gemm.py``:
+CUDA-graph replay, L2 flushed by a 256 MiB read before each replay, median of CUDA events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
+from mxfp8_marlin import configs
+from mxfp8_marlin.kernel import num_sms, run_gemm
+from mxfp8_marlin.packing import pack_weights
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from bench_gemm import copy_bandwidth, graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+
+SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
+C = configs.Config
+
+
+@triton.jit
+def read_probe(q_ptr, out_ptr, PER, CH4: tl.constexpr):
+    """XOR of ``PER`` consecutive chunks of ``CH4`` int32 words: one contiguous run a program."""
+    base = q_ptr + tl.program_id(0).to(tl.int64) * PER * CH4 + tl.arange(0, CH4)
+    acc = tl.full((CH4,), 0, tl.int32)
+    for i in range(PER):
+        acc = acc ^ tl.load(base + i * CH4)
+    tl.store(out_ptr + tl.program_id(0), tl.sum(acc))
+
+
+ROW_MAJOR = 0  # TK = K
+
+
+def _round4d():
+    out = []
+    for tk in (ROW_MAJOR, 256, 512, 2048):
+        for bn, bk in ((4, 2048), (8, 512), (8, 1024), (16, 256)):
+            out.append(("gemv", tk, C("gemv", 1, bn, bk, 1, 8, 4, 1), (1,), 0))
+    for tk in (ROW_MAJOR, 256, 512):
+        out.append(("small", tk, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0))
+        out.append(("mid", tk, C("fused", 64, 128, 128, 1, 8, 4, 3, True), (64,), 1.0))
+        out.append(("mid", tk, C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0))
+    for waves in (1.0, 4.0):
+        out.append(("small", 256, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), waves))
+    out.append(("small", 256, C("fused", 16, 64, 256, 1, 8, 4, 4, False), (1, 4, 16), 2.0))
+    out.append(("small", 256, C("fused", 16, 128, 128, 1, 8, 4, 4, False), (1, 4, 16), 2.0))
+    out.append(("small", 512, C("fused", 16, 64, 512, 1, 8, 4, 3, False), (1, 4, 16), 2.0))
+    for tk in (ROW_MAJOR, 256):
+        out.append(("large", tk, C("fused", 256, 128, 64, 1, 8, 8, 3, False), (256,), 1.0))
+        out.append(("large", tk, C("dequant"), (256, 1024), 0))
+    return out
+
+
+def _round5():
+    out = []
+    for tk, bn, bk, warps in ((512, 2, 512, 2), (1024, 2, 1024, 4), (512, 4, 512, 4), (1024, 4, 1024, 4),
+                              (512, 4, 512, 2), (512, 8, 512, 8), (256, 4, 256, 4)):
+        out.append(("gemv", tk, C("gemv", 1, bn, bk, 1, 8, warps, 1), (1,), 0))
+    out.append(("gemv", 512, C("gemv", 4, 4, 512, 1, 8, 4, 1), (2, 4), 0))
+    small = [(256, C("fused", 16, 64, 256, 1, 8, 4, 3, False), 2.0),
+             (512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), 2.0),
+             (512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), 3.0),
+             (512, C("fused", 16, 64, 256, 1, 8, 8, 3, False), 2.0),
+             (512, C("fused", 16, 64, 512, 1, 8, 4, 3, False), 2.0),
+             (512, C("fused", 16, 64, 512, 1, 8, 8, 2, False), 2.0),
+             (512, C("fused", 16, 128, 256, 1, 8, 8, 3, False), 2.0)]
+    for tk, cfg, waves in small:
+        out.append(("small", tk, cfg, (4, 16), waves))
+    for cfg, waves in ((C("fused", 64, 128, 128, 1, 8, 4, 3, True), 1.0), (C("fused", 64, 64, 128, 1, 8, 4, 3, True), 2.0),
+                       (C("fused", 64, 64, 256, 1, 8, 4, 3, True), 2.0), (C("fused", 64, 64, 128, 1, 8, 4, 3, True), 4.0),
+                       (C("fused", 64, 64, 256, 1, 8, 4, 3, False), 2.0)):
+        out.append(("mid", 512, cfg, (64,), waves))
+    for cfg in (C("fused", 256, 128, 64, 1, 8, 8, 3, False), C("fused", 256, 64, 128, 1, 8, 4, 3, True),
+                C("fused", 256, 128, 64, 1, 8, 8, 3, True), C("fused", 128, 128, 128, 1, 8, 8, 3, True),
+                C("fused", 128, 128, 128, 1, 8, 8, 3, False)):
+        out.append(("large", 512, cfg, (256,), 1.0))
+    out.append(("large", 512, C("fused", 256, 128, 64, 1, 8, 8, 3, True), (1024,), 1.0))
+    out.append(("large", 512, C("dequant"), (256, 1024), 0))
+    return out
+
+
+def _round6():
+    out = []
+    for bm, bn, bk, w, st, swap, ms in ((16, 64, 128, 4, 4, False, (4, 16)), (16, 32, 256, 4, 3, False, (4, 16)),
+                                        (16, 64, 256, 4, 2, False, (4, 16)), (64, 64, 128, 4, 4, True, (64,)),
+                                        (64, 64, 64, 4, 4, True, (64,)), (64, 128, 64, 4, 4, True, (64,))):
+        for waves in (2.0, 4.0):
+            out.append(("small" if bm == 16 else "mid", 512, C("fused", bm, bn, bk, 1, 8, w, st, swap), ms, waves))
+    for bm, bn, bk, w, st in ((256, 128, 64, 8, 4), (256, 128, 128, 8, 2), (128, 128, 64, 4, 4), (128, 256, 64, 8, 3),
+                              (256, 128, 64, 8, 3)):
+        out.append(("large", 512, C("fused", bm, bn, bk, 1, 8, w, st, True), (256,), 1.0))
+    return out
+
+
+ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6}
+
+
+def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
+    """(part, layout column-block width TK (ROW_MAJOR: K), config, Ms, programs per SM for
+    split-K) of one round's set, as run (bench/results/marlin_round<round>_h100*)."""
+    return ROUNDS[round_]()
+
+
+def fitted(cfg: C, m: int, n: int, k: int, tk: int, waves: float, sms: int) -> C:
+    if cfg.strategy == "dequant":
+        return cfg
+    cfg = replace(cfg, block_k=configs.fit_block_k(tk or k, cfg.block_k))
+    if cfg.strategy == "gemv":
+        return replace(cfg, block_m=configs.gemv_block_m(m))
+    return replace(cfg, split_k=configs.fit_split_k(m, n, k, cfg, sms, waves))
+
+
+def _compile_worker(items: list[tuple[tuple[int, int], dict]]) -> list[str]:
+    """Compile by running each config once on a small weight of the same layout (same
+    specializations: N, K multiples of 16)."""
+    torch.cuda.init()
+    errors = []
+    layers = {}
+    for tk, cfg_dict in items:
+        cfg = C(**cfg_dict)
+        if tk not in layers:
+            q, s = quantize_mxfp8(torch.randn(1024, 2048, device="cuda") * 0.02)
+            layers[tk] = pack_weights(q, s, tk or 2048)
+        p = layers[tk]
+        x = torch.randn(max(cfg.block_m, 1), 2048, device="cuda", dtype=torch.bfloat16)
+        try:
+            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
+                     config=cfg if cfg.strategy != "fused" else replace(cfg, split_k=2))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"TK{tk} {cfg.describe()}: {type(exc).__name__}: {str(exc)[:300]}")
+    torch.cuda.synchronize()
+    return errors
+
+
+def precompile(items, jobs: int) -> None:
+    t0 = time.time()
+    chunks = [items[i::jobs] for i in range(jobs)]
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
+        for errs in ex.map(_compile_worker, chunks):
+            for e in errs:
+                print("COMPILE FAIL", e, flush=True)
+    print(f"# precompiled {len(items)} kernels in {time.time() - t0:.1f}s", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="round4.json")
+    ap.add_argument("--parts", default="probe,gemv,small,mid,large")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--jobs", type=int, default=12)
+    ap.add_argument("--round", default="6", choices=sorted(ROUNDS), help="which variant set")
+    args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    chosen = [v for v in variants(args.round) if v[0] in parts]
+    seen = set()
+    items = []
+    for _, tk, cfg, _, _ in chosen:
+        key = (tk, cfg.strategy, cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages, cfg.swap)
+        if key not in seen:
+            seen.add(key)
+            items.append((tk, asdict(cfg)))
+    precompile(items, args.jobs)
+
+    torch.manual_seed(0)
+    flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
+    sms = num_sms(torch.device("cuda"))
+    bw = copy_bandwidth(10)
+    print(f"# {torch.cuda.get_device_name()} sms={sms} torch {torch.__version__} triton {triton.__version__} "
+          f"copy {bw / 1e12:.2f} TB/s", flush=True)
+    rows = []
+
+    def rec(part, n, k, m, name, fn, check=None, ref=None):
+        row = {"part": part, "N": n, "K": k, "M": m, "variant": name}
+        tol = 2 * 2.0**-8 + k * 2.0**-24
+        try:
+            if check is not None:
+                y = check()
+                torch.cuda.synchronize()
+                row["err"] = float((y.float() - ref).norm() / ref.norm())
+                if not row["err"] <= tol:
+                    row["bad"] = True
+            row["us"] = [graph_time_us(fn, args.reps, flush)]
+        except Exception as exc:  # noqa: BLE001
+            row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        rows.append(row)
+        return row
+
+    data = {}
+    for n, k in SHAPES:
+        w = torch.randn(n, k, device="cuda") * 0.02
+        q, s = quantize_mxfp8(w)
+        w32 = dequantize_mxfp8(q, s, torch.float32)
+        packs = {}
+        for _, tk, _, _, _ in chosen:
+            if tk not in packs:
+                p = pack_weights(q, s, tk or k)
+                packs[tk] = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
+        data[(n, k)] = (w32, packs, w.to(torch.bfloat16))
+        del w
+
+    jobs = []  # (row, fn) to time again in pass 2
+    for n, k in SHAPES:
+        w32, packs, wb = data[(n, k)]
+        for m in (1, 2, 4, 16, 64, 256, 1024):
+            x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
+            fn = lambda x=x, wb=wb: F.linear(x, wb)  # noqa: E731
+            jobs.append((rec("cublas", n, k, m, "F.linear bf16", fn), fn))
+        if "probe" in parts:
+            q4 = next(iter(packs.values()))[0].view(torch.int32).flatten()
+            for ch, warps, per_sm in ((16384, 8, 8), (4096, 4, 8)):  # round 4's fastest two (of 24)
+                chunks = q4.numel() * 4 // ch
+                per = max(1, chunks // (per_sm * sms))
+                progs = chunks // per
+                out = torch.empty(progs, dtype=torch.int32, device="cuda")
+                fn = (lambda ch=ch, warps=warps, per=per, progs=progs, out=out:
+                      read_probe[(progs,)](q4, out, per, CH4=ch // 4, num_warps=warps))
+                name = f"read CH{ch} w{warps} {per_sm}/SM ({progs} progs x {per})"
+                jobs.append((rec("probe", n, k, 0, name, fn), fn))
+        for part, tk, cfg0, ms, waves in chosen:
+            qp, dp, rsp = packs[tk]
+            for m in ms:
+                x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
+                ref = x.float() @ w32.T
+                cfg = fitted(cfg0, m, n, k, tk or k, waves, sms)
+                fn = (lambda x=x, cfg=cfg, qp=qp, dp=dp, rsp=rsp:
+                      run_gemm(x, qp, dp, rsp, None, torch.bfloat16, config=cfg))
+                name = f"TK{tk or 'K'} {cfg.describe()}" + (f" waves{waves:g}" if waves else "")
+                jobs.append((rec(part, n, k, m, name, fn, check=fn, ref=ref), fn))
+        print(f"# {n}x{k} pass 1 done", flush=True)
+    for row, fn in jobs:  # pass 2: the spread between two timings of the same thing
+        if "us" in row:
+            try:
+                row["us"].append(graph_time_us(fn, args.reps, flush))
+            except Exception as exc:  # noqa: BLE001
+                row["error2"] = str(exc)[:200]
+    Path(args.out).write_text(json.dumps({"copy_bw": bw, "sms": sms, "rows": rows}, indent=1))
+    summarize(rows, bw)
+    return 0
+
+
+def summarize(rows, bw) -> None:
+    """Per part, shape and M: cuBLAS, then the variants sorted by time (both passes)."""
+    base = {(r["N"], r["K"], r["M"]): min(r["us"]) for r in rows if r["part"] == "cublas" and "us" in r}
+    print("\n## all (us pass1/pass2, x = cuBLAS / best pass, roof = MXFP8 roofline / best pass)")
+    key = lambda r: (r["part"], r["N"], r["K"], r["M"], min(r.get("us") or [math.inf]))  # noqa: E731
+    for r in sorted(rows, key=key):
+        roof = r["N"] * r["K"] * (1 + 1 / 32) / bw * 1e6
+        if "us" not in r:
+            print(f"{r['part']:6s} {r['N']:>5}x{r['K']:<5} M={r['M']:<4} {r['variant']:60s} {r.get('error', '')[:150]}")
+            continue
+        t = min(r["us"])
+        b = base.get((r["N"], r["K"], r["M"]))
+        flag = " BAD" if r.get("bad") else ""
+        ratio = f"x{b / t:4.2f}" if b and r["part"] != "cublas" else "     "
+        print(f"{r['part']:6s} {r['N']:>5}x{r['K']:<5} M={r['M']:<4} {r['variant']:60s} "
+              f"{'/'.join(f'{u:6.1f}' for u in r['us'])} {ratio} roof {roof / t:4.2f} "
+              f"err={r.get('err', float('nan')):.1e}{flag}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
