@@ -72,7 +72,7 @@ class MarlinKernel(Mxfp8LinearKernel):
     # ----------------------------------------------------------------- weights
     def prepare_weights(self, weight: torch.Tensor, weight_scale: torch.Tensor) -> Mapping[str, torch.Tensor | None]:
         packed = pack_weights(weight, weight_scale)
-        # The packed tensors replace the checkpoint's (marlin_weight is a view of weight).
+        # The packed tensors replace the checkpoint's.
         return {**packed, "weight": None, "weight_scale": None}
 
     # ----------------------------------------------------------------- compute

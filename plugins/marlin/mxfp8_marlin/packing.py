@@ -1,13 +1,12 @@
 """Weight repacking for the marlin kernels (pure PyTorch, runs once at load).
 
-The small-M kernels only stream the weight, so its layout decides their speed. The
-weight is cut along K into column blocks ``TK`` bytes wide, each stored row-major and
-contiguous: a kernel tile of ``BN`` rows and ``TK`` columns is one contiguous run of
-``BN * TK`` bytes, and the programs running at one time, which work on neighbouring
-row tiles at similar K, read one contiguous window of memory. (A row-major weight gives
-each tile ``BN`` runs of ``TK`` bytes ``K`` apart; storing each program's whole stream
-contiguously, ``[N/64, K/TK, 64, TK]``, was twice as slow as either on the H100: the
-programs then read ``64 * K`` bytes apart, a power of two, bench/notes_marlin.md.)
+The small-M kernels only stream the weight, so its layout matters. The weight is cut
+along K into column blocks ``TK`` bytes wide, each stored row-major and contiguous: a
+kernel tile of ``BN`` rows and ``TK`` columns is one contiguous run of ``BN * TK``
+bytes, and the programs running at one time, which work on neighbouring row tiles at
+similar K, read one window of memory. On the H100 (bench/notes_marlin.md, round 4d) the
+M = 1 kernel streams 2-11% faster from 512-wide blocks than from the row-major weight
+(each tile ``BN`` runs of ``TK`` bytes, ``K`` apart); the tensor-core kernels gain 0-4%.
 
 From the checkpoint's ``weight [N, K] float8_e4m3fn`` and ``weight_scale [N, K/32]
 uint8`` (E8M0) it makes, with ``NP`` = N rounded up to a multiple of ``PAD_N`` and
@@ -31,7 +30,7 @@ import torch
 from .configs import BLOCK, fit_block_k
 
 PAD_N = 256  # any kernel tile (up to 256 rows) covers whole padded rows: no row clamps
-TILE_K = 512  # round 5 (H100): the M = 1 kernel 3-10% faster than at 256, the others equal
+TILE_K = 512  # H100, rounds 4d-5: the M = 1 kernel is fastest here; the tensor-core kernels are within 4%
 E4M3_NAN_MASK = 0x7F  # e4m3fn NaN: S.1111.111
 
 
@@ -61,7 +60,7 @@ def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | N
     row_max = scale.amax(dim=1, keepdim=True)  # [N, 1]
     padded_n = -(-n // PAD_N) * PAD_N
     q_blocks = torch.zeros(k // tk, padded_n, tk, dtype=torch.uint8, device=weight.device)
-    q_blocks[:, :n] = q.view(n, k // tk, tk).transpose(0, 1)
+    q_blocks[:, :n] = q.reshape(n, k // tk, tk).transpose(0, 1)
     rel = torch.zeros(k // BLOCK, padded_n, dtype=torch.uint8, device=weight.device)
     rel[:, :n] = (row_max - scale).to(torch.uint8).t()
     row_max = row_max.flatten()

@@ -1,15 +1,16 @@
-"""Round 4: the tiled weight layout on one GPU (a program, not a test); one device call.
+"""Rounds 4-6: the column-block weight layout on one GPU (a program, not a test); one device call.
 
-    python plugins/marlin/tools/round4.py --out round4.json [--parts probe,gemv,small,mid,large]
+    python plugins/marlin/tools/round4.py --round 6 --out round6.json [--parts probe,gemv,small,mid,large]
 
 The weight is stored in column blocks ``TK`` bytes wide, each row-major and contiguous
-(``packing.py``). This measures, for several ``TK``, each variant checked against the
-float32 reference before it is timed:
+(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6; raw results in
+``bench/results/marlin_round<round>_h100*``) is a list of (part, ``TK``, config), each
+variant checked against the float32 reference before it is timed:
 
 - ``probe``: the ceiling: plain loads of the packed bytes, each program one contiguous
   run (no arithmetic but an XOR).
-- ``gemv``: the CUDA-core kernel at M = 1.
-- ``small``: the tensor-core kernel at M = 1, 4, 16, split-K for 1, 2 or 4 programs per SM.
+- ``gemv``: the CUDA-core kernel (M = 1; round 5 also M = 2 and 4).
+- ``small``: the tensor-core kernel at M <= 16, split-K for 1 to 4 programs per SM.
 - ``mid``: M = 64 tiles.
 - ``large``: M = 256 and 1024, the fused kernel and dequantize + cuBLAS.
 
