@@ -8,8 +8,10 @@ import torch
 
 from mxfp8_core import Mxfp8Linear, Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
 from mxfp8_marlin import MarlinKernel
+from mxfp8_marlin import configs
+from mxfp8_marlin import kernel as kernel_module
 from mxfp8_marlin.configs import Config
-from mxfp8_marlin.kernel import run_gemm
+from mxfp8_marlin.kernel import num_sms, run_gemm
 
 from marlin_test_helpers import Layer
 
@@ -129,6 +131,29 @@ def test_cuda_graph_capture_after_warmup():
         torch.cuda.synchronize()
         ref = x.float() @ w32.T
         assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
+
+
+def test_graph_captured_on_a_new_stream_reuses_zeroed_counters():
+    """Split-K counters for the capture stream come from the pool allocated at warm-up, so
+    the graph holds no zero-fill of its own; and every replay is right."""
+    layer, kernel, w32 = gpu_layer(4096, 4096, torch.bfloat16, False)
+    x = torch.randn(4, 4096, device="cuda", dtype=torch.bfloat16)
+    cfg = configs.choose(4, 4096, 4096, num_sms(x.device), tile_k=layer.marlin_weight.shape[2])
+    assert cfg.split_k > 1
+    kernel.apply_weights(layer, x)  # warm-up on the default stream: allocates the pool
+    pool = kernel_module._counters[("counter pool", "cuda", x.device.index)][0]
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = kernel.apply_weights(layer, x)
+        counters = kernel_module._tile_counters(x.device, 1)
+    assert counters.untyped_storage().data_ptr() == pool.untyped_storage().data_ptr()
+    for _ in range(3):
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = x.float() @ w32.T
+        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
+    assert int(counters.abs().sum()) == 0
 
 
 GEMV_AND_CHUNKED = [

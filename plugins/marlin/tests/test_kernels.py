@@ -117,6 +117,22 @@ def test_split_k_is_deterministic_and_resets_its_counters():
     assert int(counters.abs().sum()) == 0
 
 
+def test_each_stream_gets_its_own_slot_of_one_zeroed_counter_pool(monkeypatch):
+    """A stream first seen during graph capture must not allocate (its zero-fill would be
+    captured): streams take slots of a pool allocated at the first call."""
+    monkeypatch.setattr(kernel_module, "_counters", {})
+    monkeypatch.setattr(kernel_module, "COUNTER_SLOTS", 3)
+    stream = iter(range(100))
+    monkeypatch.setattr(kernel_module, "_stream_key", lambda device: ("cpu", None, next(stream)))
+    slots = [kernel_module._tile_counters(torch.device("cpu"), 10) for _ in range(4)]
+    pools = {s.untyped_storage().data_ptr() for s in slots}
+    assert len(pools) == 2  # three slots of the first pool, then a second pool
+    assert [s.numel() for s in slots] == [kernel_module.COUNTER_SLOT] * 4
+    assert len({s.data_ptr() for s in slots}) == 4 and all(int(s.abs().sum()) == 0 for s in slots)
+    big = kernel_module._tile_counters(torch.device("cpu"), kernel_module.COUNTER_SLOT + 1)
+    assert big.numel() == kernel_module.COUNTER_SLOT + 1 and big.untyped_storage().data_ptr() not in pools
+
+
 @pytest.mark.parametrize("decode", DECODES)
 @pytest.mark.parametrize("act", DTYPES)
 @pytest.mark.parametrize("scale", [120, 127, 134])
