@@ -61,7 +61,7 @@ class Config:
 # - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma), one program per SM;
 #   where that needs split-K, 64 x 64 tiles at two programs per SM instead (MID_SPLIT, below);
 # - M <= 512: "swap" wgmma tiles of 128 weight rows x 256 activation rows x 64, eight warps
-#   four stages (rounds 5-6: 12-20% faster than the same tile "noswap"; small weights:
+#   four stages (rounds 5-6: 13-20% faster than the same tile "noswap"; small weights:
 #   dequantize + cuBLAS, below);
 # - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel
 #   (round 2: chunking the dequantization to stay in L2 did not help, notes).
