@@ -245,6 +245,8 @@ def run_gemm(
         cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
     if cfg.strategy != "dequant":  # a K tile must not straddle two layout tiles
         cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))
+        if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows
+            raise ValueError(f"marlin: block_n={cfg.block_n} must divide the padded row count {q.shape[1]}")
     decode = decode or cfg.decode
     dec = default_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
     if kern.INTERPRET:
