@@ -117,6 +117,14 @@ def test_split_k_is_deterministic_and_resets_its_counters():
     assert int(counters.abs().sum()) == 0
 
 
+def test_a_tile_wider_than_the_row_padding_is_refused():
+    layer, _, _ = processed(40, 96, torch.bfloat16)
+    x = x_for((3, 96), torch.bfloat16)
+    with pytest.raises(ValueError, match="block_n=512 must divide the padded row count 256"):
+        run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16,
+                 config=Config("fused", 16, 512, 32, 1, 8, 4, 2, False, None))
+
+
 def test_each_stream_gets_its_own_slot_of_one_zeroed_counter_pool(monkeypatch):
     """A stream first seen during graph capture must not allocate (its zero-fill would be
     captured): streams take slots of a pool allocated at the first call."""
