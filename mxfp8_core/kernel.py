@@ -98,18 +98,7 @@ class Mxfp8LinearKernel(abc.ABC):
     def is_supported(cls, capability: object = None) -> Support:
         """Can this kernel run on ``capability`` (default: the current device)?"""
         target = resolve_target(capability)
-        reasons = []
-        if cls.devices is not None and target.kind not in cls.devices:
-            wanted = " or ".join(_DEVICE_NAMES.get(d, d) for d in sorted(cls.devices))
-            reasons.append(f"needs {wanted}; the target is {target}")
-        elif target.kind == CUDA:
-            cap = target.capability
-            if cls.capabilities is not None and cap not in cls.capabilities:
-                listed = ", ".join(f"sm_{a}{b}" for a, b in sorted(cls.capabilities))
-                reasons.append(f"supports only {listed}; the target is sm_{cap[0]}{cap[1]}")
-            if cls.min_capability is not None and cap < cls.min_capability:
-                need = cls.min_capability
-                reasons.append(f"needs compute capability >= {need[0]}.{need[1]}; the target is {cap[0]}.{cap[1]}")
+        reasons = [reason for _, reason in declared_platform_violations(cls, target)]
         reasons.extend(cls.extra_platform_reasons(target))
         return Support.from_reasons(reasons)
 
@@ -118,25 +107,7 @@ class Mxfp8LinearKernel(abc.ABC):
         """Can this kernel run a layer of this shape and these dtypes?"""
         if not isinstance(config, Mxfp8LinearLayerConfig):
             raise TypeError(f"can_implement needs an Mxfp8LinearLayerConfig, got {type(config).__name__}")
-        reasons = []
-        if config.act_dtype not in cls.act_dtypes:
-            reasons.append(f"activation dtype {DTYPE_NAMES[config.act_dtype]} not supported (takes {_names(cls.act_dtypes)})")
-        out_dtypes = cls.act_dtypes if cls.out_dtypes is None else cls.out_dtypes
-        if config.out_dtype not in out_dtypes:
-            reasons.append(f"output dtype {DTYPE_NAMES[config.out_dtype]} not supported (gives {_names(out_dtypes)})")
-        k, n = config.in_features, config.out_features
-        if k < cls.min_in_features:
-            reasons.append(f"needs K (in_features) >= {cls.min_in_features}, got {k}")
-        if n < cls.min_out_features:
-            reasons.append(f"needs N (out_features) >= {cls.min_out_features}, got {n}")
-        if k % cls.in_features_multiple:
-            reasons.append(f"needs K (in_features) to be a multiple of {cls.in_features_multiple}, got {k}")
-        if n % cls.out_features_multiple:
-            reasons.append(f"needs N (out_features) to be a multiple of {cls.out_features_multiple}, got {n}")
-        if config.has_bias and not cls.supports_bias:
-            reasons.append("does not support bias")
-        if config.bmm_batch_size is not None and not cls.supports_bmm:
-            reasons.append("does not support batched (bmm) weights")
+        reasons = [reason for _, reason in declared_config_violations(cls, config)]
         reasons.extend(cls.extra_config_reasons(config))
         return Support.from_reasons(reasons)
 
@@ -308,6 +279,55 @@ def _set_marker(layer: Any, name: str) -> None:
 
 
 _DEVICE_NAMES = {CUDA: "an NVIDIA CUDA GPU", CPU: "the CPU"}
+
+
+def declared_platform_violations(cls: type[Mxfp8LinearKernel], target: Target) -> list[tuple[str, str]]:
+    """The class's declared platform limits that exclude ``target``, as (declaration,
+    reason) pairs: ``is_supported`` gives the reasons, the conformance kit checks an
+    overridden ``is_supported`` against the declarations."""
+    found = []
+    if cls.devices is not None and target.kind not in cls.devices:
+        wanted = " or ".join(_DEVICE_NAMES.get(d, d) for d in sorted(cls.devices))
+        found.append((f"devices={sorted(cls.devices)}", f"needs {wanted}; the target is {target}"))
+    elif target.kind == CUDA:
+        cap = target.capability
+        if cls.capabilities is not None and cap not in cls.capabilities:
+            listed = ", ".join(f"sm_{a}{b}" for a, b in sorted(cls.capabilities))
+            found.append((f"capabilities={sorted(cls.capabilities)}",
+                          f"supports only {listed}; the target is sm_{cap[0]}{cap[1]}"))
+        if cls.min_capability is not None and cap < cls.min_capability:
+            need = cls.min_capability
+            found.append((f"min_capability={need}",
+                          f"needs compute capability >= {need[0]}.{need[1]}; the target is {cap[0]}.{cap[1]}"))
+    return found
+
+
+def declared_config_violations(cls: type[Mxfp8LinearKernel], config: Mxfp8LinearLayerConfig) -> list[tuple[str, str]]:
+    """The class's declared shape and dtype limits that exclude ``config``, as
+    (declaration, reason) pairs (see :func:`declared_platform_violations`)."""
+    out_dtypes = cls.act_dtypes if cls.out_dtypes is None else cls.out_dtypes
+    k, n = config.in_features, config.out_features
+    act, out = DTYPE_NAMES[config.act_dtype], DTYPE_NAMES[config.out_dtype]  # the config admits only named dtypes
+    found = []
+    if config.act_dtype not in cls.act_dtypes:
+        found.append((f"act_dtypes without {act}", f"activation dtype {act} not supported (takes {_names(cls.act_dtypes)})"))
+    if config.out_dtype not in out_dtypes:
+        found.append((f"out_dtypes without {out}", f"output dtype {out} not supported (gives {_names(out_dtypes)})"))
+    if k < cls.min_in_features:
+        found.append((f"min_in_features={cls.min_in_features}", f"needs K (in_features) >= {cls.min_in_features}, got {k}"))
+    if n < cls.min_out_features:
+        found.append((f"min_out_features={cls.min_out_features}", f"needs N (out_features) >= {cls.min_out_features}, got {n}"))
+    if k % cls.in_features_multiple:
+        found.append((f"in_features_multiple={cls.in_features_multiple}",
+                      f"needs K (in_features) to be a multiple of {cls.in_features_multiple}, got {k}"))
+    if n % cls.out_features_multiple:
+        found.append((f"out_features_multiple={cls.out_features_multiple}",
+                      f"needs N (out_features) to be a multiple of {cls.out_features_multiple}, got {n}"))
+    if config.has_bias and not cls.supports_bias:
+        found.append(("supports_bias=False", "does not support bias"))
+    if config.bmm_batch_size is not None and not cls.supports_bmm:
+        found.append(("supports_bmm=False", "does not support batched (bmm) weights"))
+    return found
 
 
 def _names(dtypes: frozenset[torch.dtype]) -> str:

@@ -71,7 +71,9 @@ import torch
 from ..config import ACT_DTYPES, Mxfp8LinearLayerConfig
 from ..errors import KernelContractError
 from ..format import BLOCK_SIZE, SCALE_NAN
-from ..kernel import Mxfp8LinearKernel, check_kernel_class, hybridmethod
+from ..kernel import (
+    Mxfp8LinearKernel, check_kernel_class, declared_config_violations, declared_platform_violations, hybridmethod,
+)
 from ..platform import CPU, CPU_TARGET, CUDA, ROCM, Target, current_target
 from ._helpers import (
     Built, Problem, Snapshot, as_support, clear_error, dtype_name, exc_text, limited, random_input, rel_error,
@@ -326,18 +328,6 @@ def _check_signatures(cls: type[Mxfp8LinearKernel]) -> Status:
     return _verdict(problems, "protocol methods have the protocol's signatures")
 
 
-def _declared_platform_reason(cls: type[Mxfp8LinearKernel], target: Target) -> str | None:
-    """Why the declared limits exclude ``target`` (``None`` when they allow it)."""
-    if cls.devices is not None and target.kind not in cls.devices:
-        return f"devices={sorted(cls.devices)}"
-    if target.kind == CUDA:
-        if cls.capabilities is not None and target.capability not in cls.capabilities:
-            return f"capabilities={sorted(cls.capabilities)}"
-        if cls.min_capability is not None and target.capability < cls.min_capability:
-            return f"min_capability={cls.min_capability}"
-    return None
-
-
 def _ask_platform(cls: type[Mxfp8LinearKernel], capability: object) -> bool:
     return as_support(cls.is_supported(capability), f"is_supported({capability!r})")[0]
 
@@ -357,9 +347,9 @@ def _check_is_supported(cls: type[Mxfp8LinearKernel]) -> Status:
             continue
         if ok:
             yes.append(shown)
-            declared = _declared_platform_reason(cls, target)
+            declared = declared_platform_violations(cls, target)
             if declared:
-                problems.append(f"is_supported says yes for {shown} although the class declares {declared}")
+                problems.append(f"is_supported says yes for {shown} although the class declares {declared[0][0]}")
         # Every spelling of the same target gets the same answer.
         spellings = ["cpu"] if target.kind == CPU else [
             target.capability, f"{target.capability[0]}.{target.capability[1]}",
@@ -413,29 +403,6 @@ def _yes_no(answer: object) -> str:
     return "yes" if answer is True else "no" if answer is False else str(answer)
 
 
-def _declared_config_violations(cls: type[Mxfp8LinearKernel], config: Mxfp8LinearLayerConfig) -> list[str]:
-    out_dtypes = cls.act_dtypes if cls.out_dtypes is None else cls.out_dtypes
-    k, n = config.in_features, config.out_features
-    found = []
-    if config.act_dtype not in cls.act_dtypes:
-        found.append(f"act_dtypes without {dtype_name(config.act_dtype)}")
-    if config.out_dtype not in out_dtypes:
-        found.append(f"out_dtypes without {dtype_name(config.out_dtype)}")
-    if k < cls.min_in_features:
-        found.append(f"min_in_features={cls.min_in_features}")
-    if n < cls.min_out_features:
-        found.append(f"min_out_features={cls.min_out_features}")
-    if k % cls.in_features_multiple:
-        found.append(f"in_features_multiple={cls.in_features_multiple}")
-    if n % cls.out_features_multiple:
-        found.append(f"out_features_multiple={cls.out_features_multiple}")
-    if config.has_bias and not cls.supports_bias:
-        found.append("supports_bias=False")
-    if config.bmm_batch_size is not None and not cls.supports_bmm:
-        found.append("supports_bmm=False")
-    return found
-
-
 def derived_shapes(cls: type[Mxfp8LinearKernel]) -> list[tuple[int, int]]:
     """The smallest (K, N) the declared limits allow, and one a tile larger (odd N where
     N has no multiple)."""
@@ -487,7 +454,7 @@ def _check_can_implement(cls: type[Mxfp8LinearKernel], kwargs: dict) -> Status:
         except Exception as exc:  # noqa: BLE001
             problems.append(f"can_implement({config.describe()}) raised {exc_text(exc)}")
             continue
-        declared = _declared_config_violations(cls, config)
+        declared = [declaration for declaration, _ in declared_config_violations(cls, config)]
         if ok:
             accepted += 1
             if declared:
