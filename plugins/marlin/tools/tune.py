@@ -7,8 +7,9 @@ ones on all shapes and M in {1, 4, 16} (and fp16); 3 times large-M configs and t
 dequantize-then-cuBLAS strategy; 5 a fixed small-M set on every shape
 (``TUNE_STAGE5_SET=2`` for a second set); 6 mid-M (64, 256) configs. Every timed config
 is checked against the float32 dequantize-then-matmul reference. Kernels are compiled
-first in parallel worker processes (they fill Triton's on-disk cache). Timing: CUDA-graph
-replay with a read-only L2 flush (see bench/notes_marlin.md). Prints the best configs;
+first in parallel worker processes (they fill Triton's on-disk cache). Timing and copy
+bandwidth: ``bench/bench_gemm.py``'s (CUDA-graph replay with a read-only L2 flush, 25
+replays; the copy timed eagerly, see bench/notes_marlin.md). Prints the best configs;
 writes all numbers as JSON.
 """
 
@@ -23,6 +24,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import torch
 
@@ -30,6 +32,9 @@ from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
 from mxfp8_marlin.packing import pack_weights
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from bench_gemm import copy_bandwidth, graph_time_us  # noqa: E402  (the benchmark's timing, shared)
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 C = configs.Config
@@ -152,33 +157,11 @@ def precompile(cands: list[C], dtypes: list[str], jobs: int) -> None:
     print(f"precompiled {len(items)} kernels in {time.time() - t0:.1f}s", flush=True)
 
 
-def graph_time_us(fn, reps: int = 30, flush: torch.Tensor | None = None) -> float:
-    """Median GPU time of ``fn`` replayed from a CUDA graph (no Python launch overhead),
-    with L2 flushed (a 256 MiB read) before every replay."""
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    flush = flush if flush is not None else torch.ones(64 << 20, dtype=torch.int32, device="cuda")
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for i in range(reps):
-        torch.sum(flush)  # read-only flush: leaves no dirty lines in L2
-        starts[i].record()
-        graph.replay()
-        ends[i].record()
-    torch.cuda.synchronize()
-    times = sorted(s.elapsed_time(e) for s, e in zip(starts, ends))
-    return times[len(times) // 2] * 1e3
-
-
 class Bench:
-    def __init__(self, dtype=torch.bfloat16):
-        import triton.testing
+    REPS = 25
 
+    def __init__(self, dtype=torch.bfloat16):
         self.flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
-        self.do_bench = lambda fn, warmup=0, rep=0, return_mode="median": graph_time_us(fn, 25, self.flush) / 1e3
         self.dtype = dtype
         self.layers = {}
         self.refs = {}
@@ -198,7 +181,10 @@ class Bench:
             self.refs[key] = (x, ref)
         return self.refs[key]
 
-    def time_cfg(self, n, k, m, cfg, rep=40):
+    def time_us(self, fn) -> float:
+        return graph_time_us(fn, self.REPS, self.flush)
+
+    def time_cfg(self, n, k, m, cfg):
         _, _, p = self.layer(n, k)
         x, ref = self.ref(n, k, m)
         args = (x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, self.dtype)
@@ -208,13 +194,12 @@ class Bench:
         except Exception as exc:  # noqa: BLE001
             return None, f"{type(exc).__name__}: {str(exc)[:200]}"
         err = ((y.float() - ref).norm() / ref.norm()).item()
-        t = self.do_bench(lambda: run_gemm(*args, config=cfg), warmup=10, rep=rep, return_mode="median")
-        return t * 1e3, err
+        return self.time_us(lambda: run_gemm(*args, config=cfg)), err
 
-    def time_cublas(self, n, k, m, rep=40):
+    def time_cublas(self, n, k, m):
         x, _ = self.ref(n, k, m)
         w = torch.randn(n, k, device="cuda", dtype=self.dtype)
-        return self.do_bench(lambda: torch.nn.functional.linear(x, w), warmup=10, rep=rep, return_mode="median") * 1e3
+        return self.time_us(lambda: torch.nn.functional.linear(x, w))
 
 
 def main() -> None:
@@ -246,11 +231,7 @@ def main() -> None:
             print("BAD", row, flush=True)
         return row
 
-    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").random_()
-    dst = torch.empty_like(src)
-    t = b.do_bench(lambda: dst.copy_(src), warmup=10, rep=100, return_mode="median")
-    copy_bw = 2 * src.numel() / (t * 1e-3)
-    del src, dst
+    copy_bw = copy_bandwidth(10)
     print(f"device-to-device copy: {copy_bw / 1e12:.2f} TB/s (read + write)", flush=True)
     results.append({"stage": "copy", "bytes_per_s": copy_bw})
     cublas = {}
@@ -270,7 +251,7 @@ def main() -> None:
                     continue
                 for waves in (1, 2, 4):
                     c = replace(cfg, split_k=split_for(1, n, k, cfg, waves, sms))
-                    us, err = b.time_cfg(n, k, 1, c, rep=25)
+                    us, err = b.time_cfg(n, k, 1, c)
                     rec("s1", n, k, 1, c, us, err)
                     if us is not None:
                         key = (cfg, waves)
@@ -294,15 +275,15 @@ def main() -> None:
                 for m in (1, 4, 16):
                     for waves in (1, 2, 4):
                         c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms))
-                        us, err = b.time_cfg(n, k, m, c, rep=25)
+                        us, err = b.time_cfg(n, k, m, c)
                         rec("s2", n, k, m, c, us, err)
         bf = Bench(torch.float16)
         for cfg in top[:3]:
             for decode in ("cvt", "asm"):
                 for (n, k) in [(8192, 8192), (4096, 4096)]:
                     c = replace(cfg, decode=decode, split_k=split_for(1, n, k, cfg, 2, sms))
-                    us, err = bf.time_cfg(n, k, 1, c, rep=25)
-                    row = rec("s2fp16", n, k, 1, c, us, err)
+                    us, err = bf.time_cfg(n, k, 1, c)
+                    rec("s2fp16", n, k, 1, c, us, err)
                     print(f"  fp16 {n}x{k} M1 {c.describe():60s} {us:7.1f} us err {err}", flush=True)
         print(f"stage 2: {time.time() - t0:.0f}s", flush=True)
     # ---- stage 3: large M
@@ -318,50 +299,37 @@ def main() -> None:
                         c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms))
                         if waves == 2 and c.split_k == 1:
                             continue
-                        us, err = b.time_cfg(n, k, m, c, rep=40 if m < 4096 else 100)
+                        us, err = b.time_cfg(n, k, m, c)
                         rec("s3", n, k, m, c, us, err)
         print(f"stage 3: {time.time() - t0:.0f}s", flush=True)
 
-    # ---- stage 5: a fixed set of small-M candidates on every shape (clean-flush timing)
-    if "5" in stages:
-        cands = small_m_final_candidates()
+    def sweep(stage, cands, ms, waves_options):
+        """Every candidate on every shape and M, once per distinct split-K that the
+        waves (programs per SM; 0: no split) give; then the best four per (shape, M)."""
         precompile(cands, ["bfloat16"], args.jobs)
         t0 = time.time()
         for cfg in cands:
             for (n, k) in SHAPES:
-                for m in (1, 16):
+                for m in ms:
                     seen = set()
-                    for waves in (0, 1, 2, 4):
+                    for waves in waves_options:
                         c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms) if waves else 1)
                         if c.split_k in seen:
                             continue
                         seen.add(c.split_k)
-                        rec("s5", n, k, m, c, *b.time_cfg(n, k, m, c))
-        print(f"stage 5: {time.time() - t0:.0f}s", flush=True)
-        for key in sorted({(r["N"], r["K"], r["M"]) for r in results if r["stage"] == "s5"}):
-            rows = sorted((r for r in results if r["stage"] == "s5" and (r["N"], r["K"], r["M"]) == key
+                        rec(stage, n, k, m, c, *b.time_cfg(n, k, m, c))
+        print(f"stage {stage}: {time.time() - t0:.0f}s", flush=True)
+        for key in sorted({(r["N"], r["K"], r["M"]) for r in results if r["stage"] == stage}):
+            rows = sorted((r for r in results if r["stage"] == stage and (r["N"], r["K"], r["M"]) == key
                            and r["us"] is not None), key=lambda r: r["us"])
             print(key, "cublas", round(cublas[key], 1), " ".join(f"| {r['us']:.1f} {r['config']}" for r in rows[:4]))
+
+    # ---- stage 5: a fixed set of small-M candidates on every shape (clean-flush timing)
+    if "5" in stages:
+        sweep("s5", small_m_final_candidates(), (1, 16), (0, 1, 2, 4))
     # ---- stage 6: mid M (64, 256)
     if "6" in stages:
-        cands = mid_m_candidates()
-        precompile(cands, ["bfloat16"], args.jobs)
-        t0 = time.time()
-        for cfg in cands:
-            for (n, k) in SHAPES:
-                for m in (64, 256):
-                    seen = set()
-                    for waves in (1, 2, 4):
-                        c = replace(cfg, split_k=split_for(m, n, k, cfg, waves, sms))
-                        if c.split_k in seen:
-                            continue
-                        seen.add(c.split_k)
-                        rec("s6", n, k, m, c, *b.time_cfg(n, k, m, c))
-        print(f"stage 6: {time.time() - t0:.0f}s", flush=True)
-        for key in sorted({(r["N"], r["K"], r["M"]) for r in results if r["stage"] == "s6"}):
-            rows = sorted((r for r in results if r["stage"] == "s6" and (r["N"], r["K"], r["M"]) == key
-                           and r["us"] is not None), key=lambda r: r["us"])
-            print(key, "cublas", round(cublas[key], 1), " ".join(f"| {r['us']:.1f} {r['config']}" for r in rows[:4]))
+        sweep("s6", mid_m_candidates(), (64, 256), (1, 2, 4))
     with open(args.out, "w") as f:
         json.dump({"device": torch.cuda.get_device_name(), "sms": sms, "results": results}, f)
     # ---- summary: best per (shape, M)
