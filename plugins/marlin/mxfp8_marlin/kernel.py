@@ -243,8 +243,8 @@ def run_gemm(
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
         cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
-    if cfg.strategy != "dequant":  # a K tile must not straddle two layout tiles
-        cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))
+    if config is not None and cfg.strategy != "dequant":  # choose() already fits its configs to the layout
+        cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))  # a K tile within one column block
         if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows
             raise ValueError(f"marlin: block_n={cfg.block_n} must divide the padded row count {q.shape[1]}")
     decode = decode or cfg.decode
