@@ -38,9 +38,12 @@ def tile_k(k: int, requested: int | None = None) -> int:
     """The layout's column-block width for K: ``requested`` if it is a multiple of 32
     that divides K (``k`` itself: row-major), else the largest power-of-two multiple of
     32 up to it (default ``TILE_K``) that does."""
-    if requested and requested % BLOCK == 0 and k % requested == 0:
+    if requested is not None and (not isinstance(requested, int) or requested < BLOCK or requested % BLOCK):
+        raise ValueError(f"marlin: the column-block width must be a positive multiple of {BLOCK}, got {requested!r}")
+    if requested and k % requested == 0:
         return requested
-    return fit_block_k(k, requested or TILE_K)
+    width = requested or TILE_K
+    return fit_block_k(k, BLOCK << ((width // BLOCK).bit_length() - 1))  # from a power of two
 
 
 def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | None = None) -> dict[str, torch.Tensor]:

@@ -44,6 +44,7 @@ def test_packed_layout_is_exactly_the_dequantized_weight():
     (300, 640, None, 128),  # 640 = 5 * 128: the widest power-of-two block dividing K (up to 512)
     (300, 2048, None, 512),
     (64, 640, 640, 640),  # a requested width that divides K is taken as is (640: row-major)
+    (8, 64, 96, 64),  # one that does not: the widest power of two below it that does
     (70, 320, None, 64),
     (256, 1024, 512, 512),
     (5, 96, 1024, 32),
@@ -62,6 +63,13 @@ def test_every_byte_and_scale_lands_in_its_place(n, k, tile, expected):
     assert torch.equal(p["marlin_scale"][:, :n].t().to(torch.int32), rel)
     # Padded rows are zero bytes and zero scales (the kernels read them unmasked).
     assert not p["marlin_weight"][:, n:].any() and not p["marlin_scale"][:, n:].any()
+
+
+@pytest.mark.parametrize("tile", [0, 48, -32, 16, 512.0])
+def test_a_bad_column_block_width_is_refused(tile):
+    q, s = _random_mxfp8(8, 64)
+    with pytest.raises(ValueError, match="column-block width must be a positive multiple of 32"):
+        pack_weights(q, s, tile)
 
 
 def test_nan_weight_bytes_are_refused():
