@@ -39,6 +39,7 @@ class Config:
     decode: str | None = None  # None: the device's default (see kernel.default_decode)
     chunk_mb: float = 0  # dequant: N-chunks of about this many MB of bf16 weights (0: all at once)
     overlap: bool = False  # dequant: dequantize chunk i+1 on a side stream while cuBLAS runs chunk i
+    xscale: bool = False  # fused, bf16 activations: fp16 MMA on row-scaled activations (_triton.mx_w8a16_gemm)
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -51,6 +52,7 @@ class Config:
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
+            + (" xscale" if self.xscale else "")
         )
 
 

@@ -249,8 +249,11 @@ def run_gemm(
             raise ValueError(f"marlin: block_n={cfg.block_n} must divide the padded row count {q.shape[1]}")
     decode = decode or cfg.decode
     dec = default_decode(device, kern.INTERPRET) if decode is None else DECODES[decode]
+    xscale = cfg.xscale and x.dtype == torch.bfloat16
     if kern.INTERPRET:
         dot = kern.tl.float32  # bf16 arithmetic is wrong in the interpreter; fp32 is exact there
+    elif xscale:
+        dot = kern.tl.float16  # bf16 activations, row-scaled into fp16 in the kernel
     else:
         dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
 
@@ -276,7 +279,7 @@ def run_gemm(
         HAS_BIAS=bias is not None, TK=tk,
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         SPLIT_K=cfg.split_k, GROUP_N=cfg.group_n,
-        DECODE=dec, DOT=dot, SWAP=cfg.swap,
+        DECODE=dec, DOT=dot, SWAP=cfg.swap, XSCALE=xscale,
         num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )
     return y

@@ -84,6 +84,8 @@ CONFIGS = [
     Config("fused", 16, 64, 32, 2, 1, 4, 3, False, None),
     Config("fused", 32, 32, 64, 2, 4, 4, 2, False, None),
     Config("fused", 16, 16, 64, 1, 8, 4, 2, True, None),  # BN=16: many N tiles, N not a multiple
+    Config("fused", 16, 64, 32, 2, 1, 4, 3, False, None, xscale=True),  # bf16 rows scaled into fp16
+    Config("fused", 16, 32, 64, 3, 2, 4, 2, True, None, xscale=True),
     Config("dequant"),
     Config("dequant", chunk_mb=32 * 640 / 2**20),  # 32-row chunks: 32, 32, 6 rows
     Config("dequant", chunk_mb=32 * 640 / 2**20, overlap=True),  # side stream on a GPU
@@ -103,6 +105,27 @@ def test_every_config_and_decode(cfg, decode, act):
                  decode=decode)
     err = rel_err(y, reference(x, w32, bias))
     assert err <= kernel.tolerance(kernel.config), err
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_xscale_keeps_rows_of_any_magnitude_exact(swap):
+    """bf16 rows far outside fp16's range (2**100, 2**-100), a zero row, and rows whose
+    largest value is in the other K tile: each K tile's rows are scaled by their own
+    power of two, so the products stay exact (on a GPU: fp16 MMA; interpreter: fp32)."""
+    layer, kernel, w32 = processed(70, 320, torch.bfloat16, seed=5)
+    x = x_for((6, 320), torch.bfloat16).float()
+    x[0] *= 2.0**100
+    x[1] *= 2.0**-100
+    x[2] = 0
+    x[3, :64] *= 2.0**40  # one K tile (block_k=64) much larger than the rest
+    x[4, 256:] *= 2.0**-60
+    x = x.to(torch.bfloat16)
+    cfg = Config("fused", 16, 32, 64, 2, 2, 4, 2, swap, None, xscale=True)
+    y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.float32, config=cfg)
+    ref = reference(x, w32, None)
+    assert torch.equal(y[2].cpu(), torch.zeros(70))
+    for row, p in ((0, -100), (1, 100), (3, -40), (4, 0), (5, 0)):  # each row at unit scale (norms stay finite)
+        assert rel_err(y[row] * 2.0**p, ref[row] * 2.0**p) <= kernel.tolerance(kernel.config), row
 
 
 def test_split_k_is_deterministic_and_resets_its_counters():

@@ -1,9 +1,9 @@
-"""Rounds 4-6: the column-block weight layout on one GPU (a program, not a test); one device call.
+"""Layout and kernel rounds (4-6, 9) on one GPU (a program, not a test); one device call.
 
-    python plugins/marlin/tools/round4.py --round 6 --out round6.json [--parts probe,gemv,small,mid,large]
+    python plugins/marlin/tools/round4.py --round 6 --out round6.json [--parts probe,gemv,small,fp16,mid,large]
 
 The weight is stored in column blocks ``TK`` bytes wide, each row-major and contiguous
-(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6; raw results in
+(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6, 9; raw results in
 ``bench/results/marlin_round<round>_h100*``) is a list of (part, ``TK``, config), each
 variant checked against the float32 reference before it is timed:
 
@@ -122,7 +122,31 @@ def _round6():
     return out
 
 
-ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6}
+def _round9():
+    """Activations row-scaled into fp16 (``xscale``) for the M <= 16 tensor-core kernel:
+    the same decode work, but 128 registers a thread instead of 192 (Triton 3.6, sm_90,
+    offline), so split-K can put more programs on an SM. Part ``fp16``: fp16 activations
+    with the hardware decode, the bound of what an fp16 MMA gives."""
+    out = []
+    base = C("fused", 16, 64, 256, 1, 8, 4, 3, False)
+    ms = (1, 4, 16)
+    out.append(("small", 512, base, ms, 2.0))
+    for waves in (2.0, 3.0):
+        out.append(("small", 512, replace(base, decode="cvt"), ms, waves))
+    out.append(("small", 512, replace(base, xscale=True), ms, 2.0))
+    for waves in (2.0, 3.0, 4.0):
+        out.append(("small", 512, replace(base, decode="cvt", xscale=True), ms, waves))
+    for tile, waves in (((16, 64, 256, 1, 8, 4, 4, False), 3.0), ((16, 128, 256, 1, 8, 8, 3, False), 2.0),
+                        ((16, 128, 256, 1, 8, 8, 3, False), 3.0), ((16, 64, 128, 1, 8, 4, 4, False), 3.0),
+                        ((16, 64, 128, 1, 8, 4, 4, False), 4.0)):
+        out.append(("small", 512, C("fused", *tile, decode="cvt", xscale=True), ms, waves))
+    for waves in (2.0, 3.0):
+        out.append(("fp16", 512, replace(base, decode="cvt"), (4, 16), waves))
+    out.append(("fp16", 512, base, (4, 16), 2.0))
+    return out
+
+
+ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "9": _round9}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
@@ -140,21 +164,25 @@ def fitted(cfg: C, m: int, n: int, k: int, tk: int, waves: float, sms: int) -> C
     return replace(cfg, split_k=configs.fit_split_k(m, n, k, cfg, sms, waves))
 
 
-def _compile_worker(items: list[tuple[tuple[int, int], dict]]) -> list[str]:
+def act_dtype(part: str) -> torch.dtype:
+    return torch.float16 if part == "fp16" else torch.bfloat16
+
+
+def _compile_worker(items: list[tuple[str, int, dict]]) -> list[str]:
     """Compile by running each config once on a small weight of the same layout (same
     specializations: N, K multiples of 16)."""
     torch.cuda.init()
     errors = []
     layers = {}
-    for tk, cfg_dict in items:
+    for part, tk, cfg_dict in items:
         cfg = C(**cfg_dict)
         if tk not in layers:
             q, s = quantize_mxfp8(torch.randn(1024, 2048, device="cuda") * 0.02)
             layers[tk] = pack_weights(q, s, tk or 2048)
         p = layers[tk]
-        x = torch.randn(max(cfg.block_m, 1), 2048, device="cuda", dtype=torch.bfloat16)
+        x = torch.randn(max(cfg.block_m, 1), 2048, device="cuda", dtype=act_dtype(part))
         try:
-            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
+            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, x.dtype,
                      config=cfg if cfg.strategy != "fused" else replace(cfg, split_k=2))
         except Exception as exc:  # noqa: BLE001
             errors.append(f"TK{tk} {cfg.describe()}: {type(exc).__name__}: {str(exc)[:300]}")
@@ -175,7 +203,7 @@ def precompile(items, jobs: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="round4.json")
-    ap.add_argument("--parts", default="probe,gemv,small,mid,large")
+    ap.add_argument("--parts", default="probe,gemv,small,fp16,mid,large")
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--jobs", type=int, default=12)
     ap.add_argument("--round", default="6", choices=sorted(ROUNDS), help="which variant set")
@@ -184,11 +212,11 @@ def main() -> int:
     chosen = [v for v in variants(args.round) if v[0] in parts]
     seen = set()
     items = []
-    for _, tk, cfg, _, _ in chosen:
-        key = (tk, cfg.strategy, cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages, cfg.swap)
+    for part, tk, cfg, _, _ in chosen:
+        key = (act_dtype(part), tk, replace(cfg, split_k=1))
         if key not in seen:
             seen.add(key)
-            items.append((tk, asdict(cfg)))
+            items.append((part, tk, asdict(cfg)))
     precompile(items, args.jobs)
 
     torch.manual_seed(0)
@@ -249,11 +277,11 @@ def main() -> int:
         for part, tk, cfg0, ms, waves in chosen:
             qp, dp, rsp = packs[tk]
             for m in ms:
-                x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
+                x = torch.randn(m, k, device="cuda").to(act_dtype(part))
                 ref = x.float() @ w32.T
                 cfg = fitted(cfg0, m, n, k, tk or k, waves, sms)
                 fn = (lambda x=x, cfg=cfg, qp=qp, dp=dp, rsp=rsp:
-                      run_gemm(x, qp, dp, rsp, None, torch.bfloat16, config=cfg))
+                      run_gemm(x, qp, dp, rsp, None, x.dtype, config=cfg))
                 name = f"TK{tk or 'K'} {cfg.describe()}" + (f" waves{waves:g}" if waves else "")
                 jobs.append((rec(part, n, k, m, name, fn, check=fn, ref=ref), fn))
         print(f"# {n}x{k} pass 1 done", flush=True)
