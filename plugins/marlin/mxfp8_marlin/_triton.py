@@ -60,17 +60,36 @@ _ASM_BF16 = tl.constexpr(
 )
 
 
+# fp16 -> bf16 by bit operations on two lanes at once, instead of a convert (one F2F a
+# weight, Triton's route): every e4m3 value is an fp16 normal or zero, so its exponent
+# and mantissa shifted right by 3 are exactly a bf16 of the same sign times 2**-112.
+_ASM_FP16_BITS_TO_BF16 = tl.constexpr("""
+{
+.reg .b32 t, s;
+and.b32 t, $1, 0x7FFF7FFF;
+shr.b32 t, t, 3;
+and.b32 s, $1, 0x80008000;
+or.b32 $0, t, s;
+}
+""")
+
+
 @triton.jit
 def _decode(q, DOT: tl.constexpr, DECODE: tl.constexpr):
     """e4m3 bytes -> ``DOT`` values times ``2**_decode_shift(DOT, DECODE)``.
 
     DECODE 0 ("bits"): integer ops on single bytes, exactly e4m3 * 2**-8 in fp16, then
     converted to DOT (the interpreter path, and a portable fallback).
-    DECODE 1 ("cvt"): hardware e4m3x2 -> f16x2 conversion (sm_89+; the interpreter too), exact.
+    DECODE 1 ("cvt"): hardware e4m3x2 -> f16x2 conversion (sm_89+; the interpreter too), exact;
+    for bf16 (GPU only), the fp16 bits then moved into a bf16 (exactly e4m3 * 2**-112).
     DECODE 2 ("asm"): the packed PTX bit trick above (GPUs, sm_80+); fp16 or bf16 DOT only.
     """
     if DECODE == 1:
-        return q.to(tl.float8e4nv, bitcast=True).to(DOT)
+        h = q.to(tl.float8e4nv, bitcast=True).to(tl.float16)
+        if DOT == tl.bfloat16:  # GPUs only: the interpreter computes in float32
+            return tl.inline_asm_elementwise(_ASM_FP16_BITS_TO_BF16, "=r,r", [h], dtype=tl.bfloat16, is_pure=True,
+                                             pack=2)
+        return h.to(DOT)
     elif DECODE == 2:
         if DOT == tl.bfloat16:
             return tl.inline_asm_elementwise(_ASM_BF16, "=r,=r,r", [q], dtype=tl.bfloat16, is_pure=True, pack=4)
@@ -86,7 +105,9 @@ def _decode(q, DOT: tl.constexpr, DECODE: tl.constexpr):
 def _block_factor(d, DOT: tl.constexpr, DECODE: tl.constexpr, OUT: tl.constexpr):
     """``2**(-d)`` times the inverse of the decode's power of two, in ``OUT`` (0 where
     that is below float32's normal range: such a block is 2**126 below its row's largest)."""
-    if DECODE == 1:
+    if DECODE == 1 and DOT == tl.bfloat16:
+        e = 239 - d.to(tl.int32)
+    elif DECODE == 1:
         e = 127 - d.to(tl.int32)
     elif DECODE == 2 and DOT == tl.bfloat16:
         e = 247 - d.to(tl.int32)
@@ -113,7 +134,7 @@ def mx_w8a16_gemm(
     HAS_BIAS: tl.constexpr, TK: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
     SPLIT_K, GROUP_N: tl.constexpr,
-    DECODE: tl.constexpr, DOT: tl.constexpr, SWAP: tl.constexpr = True, XSCALE: tl.constexpr = False,
+    DECODE: tl.constexpr, DOT: tl.constexpr, SWAP: tl.constexpr = True,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``. BLOCK_K divides K (so no K masks).
 
@@ -127,16 +148,6 @@ def mx_w8a16_gemm(
     are issued one K tile ahead (too narrow for the async-copy pipeline, they would
     otherwise stall every iteration). The float32 accumulator is multiplied by the row
     scale ``rs`` once, in the epilogue.
-
-    ``XSCALE`` (bf16 activations with an fp16 ``DOT``): each K tile of x is multiplied,
-    per activation row, by the power of two that brings the row's largest value into
-    [2**15, 2**16), converted to fp16 (exactly: a bf16 significand has 8 bits, so every
-    value down to 2**-32 of the row's largest keeps all of them), multiplied with the
-    fp16-decoded weights, and the tile's float32 product is multiplied back by the
-    inverse power of two (exact) before it joins the accumulator. That trades the
-    bf16 weight decode (the bit trick: ~3 instructions a weight) for the fp16 one (one
-    hardware convert per two weights on sm_89+) at the cost of a few instructions per
-    activation element, a good trade where a tile has few activation rows.
 
     With SPLIT_K > 1 each program writes a float32 partial to ``ws``, and the last
     program of each output tile (a counter in ``cnt``) sums the partials in a fixed order
@@ -183,13 +194,7 @@ def mx_w8a16_gemm(
         w = _decode(q, DOT, DECODE)
         f = _block_factor(d, DOT, DECODE, DOT)
         w = tl.reshape(tl.reshape(w, (BLOCK_N, G, 32)) * f[:, :, None], (BLOCK_N, BLOCK_K))
-        if XSCALE:
-            x, back = _row_scaled(x)
-            if SWAP:
-                acc += tl.dot(w, x.to(DOT)) * back[None, :]
-            else:
-                acc += tl.dot(tl.trans(x.to(DOT)), tl.trans(w)) * back[:, None]
-        elif SWAP:
+        if SWAP:
             acc = tl.dot(w, x.to(DOT), acc)
         else:
             acc = tl.dot(tl.trans(x.to(DOT)), tl.trans(w), acc)
@@ -214,20 +219,6 @@ def mx_w8a16_gemm(
                 total += tl.load(tile_ws + s * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
             tl.store(cnt_ptr + tile, 0)
             _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS)
-
-
-@triton.jit
-def _row_scaled(x):
-    """``(x * 2**s, 2**-s)`` per column of the ``[BLOCK_K, BLOCK_M]`` tile (an activation
-    row), float32, with ``s`` chosen from the biased exponent ``e`` of the column's
-    largest magnitude so that it lands in [2**15, 2**16): ``s = 142 - e``. ``e`` is held
-    at >= 16 so both factors are normal floats (a column of zeros gets ``2**126``); an
-    inf or NaN (``e = 255``) stays inf or NaN."""
-    xf = x.to(tl.float32)
-    e = tl.maximum(tl.max(tl.abs(xf), axis=0).to(tl.int32, bitcast=True) >> 23, 16)
-    up = ((269 - e) << 23).to(tl.float32, bitcast=True)
-    back = ((e - 15) << 23).to(tl.float32, bitcast=True)
-    return xf * up[None, :], back
 
 
 @triton.jit

@@ -36,10 +36,9 @@ class Config:
     num_warps: int = 4
     num_stages: int = 4
     swap: bool = True  # compute y.T = W x.T (weights as the MMA's A operand) or y = x W.T
-    decode: str | None = None  # None: the device's default (see kernel.default_decode)
+    decode: str | None = None  # None: the device's default for this config (kernel.default_decode)
     chunk_mb: float = 0  # dequant: N-chunks of about this many MB of bf16 weights (0: all at once)
     overlap: bool = False  # dequant: dequantize chunk i+1 on a side stream while cuBLAS runs chunk i
-    xscale: bool = False  # fused, bf16 activations: fp16 MMA on row-scaled activations (_triton.mx_w8a16_gemm)
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -52,26 +51,29 @@ class Config:
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
-            + (" xscale" if self.xscale else "")
         )
 
 
 # M bucket upper bound -> (programs per SM that split-K aims for, base config); split_k
 # and block_k are then fitted to the shape. Measured on the H100 (bench/notes_marlin.md):
-# - M <= 32: "noswap" (activations are the MMA's A operand, the decoded weights B),
-#   mma.sync tiles of 16/32 x 64 x 256, three stages, about two programs per SM;
-# - M <= 128: "swap" (weights are the A operand of a 64 x 128 wgmma), one program per SM;
-#   where that needs split-K, 64 x 64 tiles at two programs per SM instead (MID_SPLIT, below);
-# - M <= 512: "swap" wgmma tiles of 128 weight rows x 256 activation rows x 64, eight warps
-#   four stages (rounds 5-6: 13-20% faster than the same tile "noswap"; small weights:
-#   dequantize + cuBLAS, below);
+# - M <= 16: "noswap" (activations are the MMA's A operand, the decoded weights B),
+#   mma.sync tiles of 16 x 64 x 256, three stages, about two programs per SM;
+# - M <= 32, 128, 256: "swap" (the decoded weights are the A operand of a wgmma, straight
+#   from registers), BLOCK_M x BLOCK_N x BLOCK_K = 32 x 64 x 128 (four stages) and
+#   64 x 64 x 128 (three) at two programs per SM, 256 x 128 x 128 (eight warps, three
+#   stages) at one; with the hardware decode (kernel.default_decode) these are 3-30%
+#   faster than the previous table (rounds 12-14);
+# - M <= 512: the same 256-row tile, or for a small weight dequantize + cuBLAS (below);
 # - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel
-#   (round 2: chunking the dequantization to stay in L2 did not help, notes).
+#   (round 2: chunking the dequantization to stay in L2 did not help; rounds 12 and 14:
+#   still true with the hardware decode).
+_SWAP_256 = Config("fused", block_m=256, block_n=128, block_k=128, num_warps=8, num_stages=3, swap=True)
 _TABLE: tuple[tuple[int, float, Config], ...] = (
     (16, 2.0, Config("fused", block_m=16, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=256, num_warps=4, num_stages=3, swap=False)),
-    (128, 1.0, Config("fused", block_m=64, block_n=128, block_k=128, num_warps=4, num_stages=3, swap=True)),
-    (512, 1.0, Config("fused", block_m=256, block_n=128, block_k=64, num_warps=8, num_stages=4, swap=True)),
+    (32, 2.0, Config("fused", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4, swap=True)),
+    (128, 2.0, Config("fused", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3, swap=True)),
+    (256, 1.0, _SWAP_256),
+    (512, 1.0, _SWAP_256),
     (1 << 62, 0.0, Config("dequant")),
 )
 
@@ -82,14 +84,9 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 GEMV_MAX_M = 1
 GEMV = Config("gemv", block_m=1, block_n=4, block_k=512, num_warps=4, num_stages=1)
 
-# 32 < M <= 128, when the 64 x 128 tiles need split-K to reach one program per SM: 64 x 64
-# tiles aiming at two programs per SM (round 2, M=64: 4096x4096 21.5 -> 19.4 us, 4096x14336
-# 43.9 -> 43.0, 8192x8192 47.4 both; 14336x4096, which needs no split, is 2% slower with them).
-MID_SPLIT = (2.0, Config("fused", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3, swap=True))
-
-# 128 < M <= 512 with a small weight (N*K <= SMALL_WEIGHT): dequantize + cuBLAS (measured at
-# 4096x4096, M=256: 39.1 us against 43.2 for the fused kernel; the fused kernel wins on the
-# three larger shapes).
+# 256 < M <= 512 with a small weight (N*K <= SMALL_WEIGHT): dequantize + cuBLAS (round 14,
+# 4096x4096, M=512: 42.8 us against 48.9 for the fused kernel; at M=256 the fused kernel
+# wins there too, 36.0 against 38.2).
 SMALL_WEIGHT = 1 << 24
 
 
@@ -153,8 +150,4 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0))
-        if bucket == 128 and cfg.split_k > 1 and not overrides:
-            waves, alt = MID_SPLIT
-            alt = replace(alt, block_k=fit_block_k(tile_k, alt.block_k))
-            cfg = replace(alt, split_k=fit_split_k(min(m, bucket), n, k, alt, num_sms, waves))
     return cfg

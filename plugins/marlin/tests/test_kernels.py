@@ -84,8 +84,6 @@ CONFIGS = [
     Config("fused", 16, 64, 32, 2, 1, 4, 3, False, None),
     Config("fused", 32, 32, 64, 2, 4, 4, 2, False, None),
     Config("fused", 16, 16, 64, 1, 8, 4, 2, True, None),  # BN=16: many N tiles, N not a multiple
-    Config("fused", 16, 64, 32, 2, 1, 4, 3, False, None, xscale=True),  # bf16 rows scaled into fp16
-    Config("fused", 16, 32, 64, 3, 2, 4, 2, True, None, xscale=True),
     Config("dequant"),
     Config("dequant", chunk_mb=32 * 640 / 2**20),  # 32-row chunks: 32, 32, 6 rows
     Config("dequant", chunk_mb=32 * 640 / 2**20, overlap=True),  # side stream on a GPU
@@ -105,27 +103,6 @@ def test_every_config_and_decode(cfg, decode, act):
                  decode=decode)
     err = rel_err(y, reference(x, w32, bias))
     assert err <= kernel.tolerance(kernel.config), err
-
-
-@pytest.mark.parametrize("swap", [False, True])
-def test_xscale_keeps_rows_of_any_magnitude_exact(swap):
-    """bf16 rows far outside fp16's range (2**100, 2**-100), a zero row, and rows whose
-    largest value is in the other K tile: each K tile's rows are scaled by their own
-    power of two, so the products stay exact (on a GPU: fp16 MMA; interpreter: fp32)."""
-    layer, kernel, w32 = processed(70, 320, torch.bfloat16, seed=5)
-    x = x_for((6, 320), torch.bfloat16).float()
-    x[0] *= 2.0**100
-    x[1] *= 2.0**-100
-    x[2] = 0
-    x[3, :64] *= 2.0**40  # one K tile (block_k=64) much larger than the rest
-    x[4, 256:] *= 2.0**-60
-    x = x.to(torch.bfloat16)
-    cfg = Config("fused", 16, 32, 64, 2, 2, 4, 2, swap, None, xscale=True)
-    y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.float32, config=cfg)
-    ref = reference(x, w32, None)
-    assert torch.equal(y[2].cpu(), torch.zeros(70))
-    for row, p in ((0, -100), (1, 100), (3, -40), (4, 0), (5, 0)):  # each row at unit scale (norms stay finite)
-        assert rel_err(y[row] * 2.0**p, ref[row] * 2.0**p) <= kernel.tolerance(kernel.config), row
 
 
 def test_split_k_is_deterministic_and_resets_its_counters():
@@ -251,11 +228,14 @@ def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
         assert configs.choose(5, 132 * bn, 4096, 132, tile_k=512).strategy == "fused"
         assert configs.choose(1, 64 * bn, 4096, 132, tile_k=512).strategy == "fused"  # too few programs
         assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),), tile_k=512).strategy == "fused"
-        assert configs.choose(256, 4096, 4096, 132, tile_k=512).strategy == "dequant"  # small weight
-        assert configs.choose(64, 4096, 4096, 132, tile_k=512).block_n == 64  # 64 x 128 tiles would need split-K
-        assert configs.choose(64, 14336, 4096, 132, tile_k=512).block_n == 128
-        assert configs.choose(256, 8192, 8192, 132, tile_k=512).strategy == "fused"
-        assert configs.choose(256, 4096, 4096, 132, (("strategy", "fused"),), tile_k=512).strategy == "fused"
+        assert configs.choose(512, 4096, 4096, 132, tile_k=512).strategy == "dequant"  # small weight
+        assert configs.choose(256, 4096, 4096, 132, tile_k=512).strategy == "fused"  # up to 256 rows: fused
+        assert configs.choose(512, 8192, 8192, 132, tile_k=512).strategy == "fused"
+        assert configs.choose(512, 4096, 4096, 132, (("strategy", "fused"),), tile_k=512).strategy == "fused"
+        assert configs.choose(513, 8192, 8192, 132, tile_k=512).strategy == "dequant"
+        assert not configs.choose(16, 4096, 4096, 132, tile_k=512).swap
+        mid = configs.choose(64, 4096, 4096, 132, tile_k=512)
+        assert mid.swap and (mid.block_m, mid.block_n, mid.split_k) == (64, 64, 4)  # two programs an SM
         assert configs.choose(16, 4096, 4160, 132, tile_k=64).block_k == 64  # K tiles never straddle a column block
     finally:
         configs.choose.cache_clear()
@@ -269,3 +249,27 @@ def test_chunk_rows():
     assert chunk_rows(Config("dequant", chunk_mb=16), 4096, 14336) == 512  # 585 rows, down to 256s
     assert chunk_rows(Config("dequant", chunk_mb=64), 4096, 4096) == 4096  # one chunk
     assert chunk_rows(Config("dequant", chunk_mb=0.001), 70, 320) == 32  # at least one 32-row block
+
+
+@pytest.mark.parametrize("capability", [(8, 0), (8, 9), (9, 0)])
+def test_default_decode_follows_the_measured_rule(monkeypatch, capability):
+    """sm_89+: the hardware convert, except bf16 "noswap" tiles (the bit trick ties there);
+    sm_80/86 have no e4m3 convert: the bit trick; no GPU (the interpreter): integer ops."""
+    from types import SimpleNamespace
+
+    from mxfp8_marlin.configs import GEMV, choose
+
+    major, minor = capability
+    monkeypatch.setitem(kernel_module._properties_by_index, 0,
+                        SimpleNamespace(major=major, minor=minor, multi_processor_count=132))
+    gpu = torch.device("cuda", 0)
+    noswap, swap = choose(16, 4096, 4096, 132, tile_k=512), choose(64, 4096, 4096, 132, tile_k=512)
+    assert not noswap.swap and swap.swap
+    new = capability >= (8, 9)
+    cvt, asm = kernel_module.DECODE_CVT, kernel_module.DECODE_ASM
+    assert kernel_module.default_decode(gpu, False, noswap, torch.bfloat16) == asm
+    assert kernel_module.default_decode(gpu, False, noswap, torch.float16) == (cvt if new else asm)
+    assert kernel_module.default_decode(gpu, False, swap, torch.bfloat16) == (cvt if new else asm)
+    assert kernel_module.default_decode(gpu, False, GEMV, torch.bfloat16) == (cvt if new else asm)
+    assert kernel_module.default_decode(gpu, True, swap, torch.bfloat16) == kernel_module.DECODE_BITS
+    assert kernel_module.default_decode(torch.device("cpu"), False, swap, torch.bfloat16) == kernel_module.DECODE_BITS

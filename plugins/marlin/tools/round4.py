@@ -1,9 +1,9 @@
-"""Layout and kernel rounds (4-6, 9) on one GPU (a program, not a test); one device call.
+"""Layout and kernel rounds (4-6, 9-14) on one GPU (a program, not a test); one device call.
 
     python plugins/marlin/tools/round4.py --round 6 --out round6.json [--parts probe,gemv,small,fp16,mid,large]
 
 The weight is stored in column blocks ``TK`` bytes wide, each row-major and contiguous
-(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6, 9; raw results in
+(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6, 10-14; raw results in
 ``bench/results/marlin_round<round>_h100*``) is a list of (part, ``TK``, config), each
 variant checked against the float32 reference before it is timed:
 
@@ -122,31 +122,97 @@ def _round6():
     return out
 
 
-def _round9():
-    """Activations row-scaled into fp16 (``xscale``) for the M <= 16 tensor-core kernel:
-    the same decode work, but 128 registers a thread instead of 192 (Triton 3.6, sm_90,
-    offline), so split-K can put more programs on an SM. Part ``fp16``: fp16 activations
-    with the hardware decode, the bound of what an fp16 MMA gives."""
-    out = []
-    base = C("fused", 16, 64, 256, 1, 8, 4, 3, False)
-    ms = (1, 4, 16)
-    out.append(("small", 512, base, ms, 2.0))
-    for waves in (2.0, 3.0):
-        out.append(("small", 512, replace(base, decode="cvt"), ms, waves))
-    out.append(("small", 512, replace(base, xscale=True), ms, 2.0))
-    for waves in (2.0, 3.0, 4.0):
-        out.append(("small", 512, replace(base, decode="cvt", xscale=True), ms, waves))
-    for tile, waves in (((16, 64, 256, 1, 8, 4, 4, False), 3.0), ((16, 128, 256, 1, 8, 8, 3, False), 2.0),
-                        ((16, 128, 256, 1, 8, 8, 3, False), 3.0), ((16, 64, 128, 1, 8, 4, 4, False), 3.0),
-                        ((16, 64, 128, 1, 8, 4, 4, False), 4.0)):
-        out.append(("small", 512, C("fused", *tile, decode="cvt", xscale=True), ms, waves))
-    for waves in (2.0, 3.0):
-        out.append(("fp16", 512, replace(base, decode="cvt"), (4, 16), waves))
-    out.append(("fp16", 512, base, (4, 16), 2.0))
+def _round10():
+    """M <= 16 with one- and two-warp programs over short weight tiles (16-32 rows), many
+    programs an SM: no four-warp barrier per K tile, each warp streams its own tiles.
+    Offline (Triton 3.6, sm_90): 16x128 one warp 124 registers, 32x128 two warps 123
+    (the table's 64x256 four-warp tile: 192). Measured: all slower than the table."""
+    out = [("small", 512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0)]
+    for bn, bk, warps, stages, waves in ((16, 128, 1, 4, 16.0), (16, 128, 1, 4, 24.0), (32, 128, 2, 4, 8.0),
+                                         (32, 128, 2, 4, 12.0), (32, 128, 1, 4, 12.0), (16, 256, 1, 3, 12.0),
+                                         (32, 256, 2, 3, 6.0)):
+        out.append(("small", 512, C("fused", 16, bn, bk, 1, 8, warps, stages, False), (1, 4, 16), waves))
     return out
 
 
-ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "9": _round9}
+def _round11():
+    """fp16 activations: the hardware e4m3 -> fp16 convert (sm_89+) against the PTX bit
+    trick (the GPU default) on the table's tiles (round 9: 2-4% faster at M <= 16)."""
+    out = []
+    for cfg, ms, waves in ((C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0),
+                           (C("fused", 64, 128, 128, 1, 8, 4, 3, True), (64,), 1.0),
+                           (C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0),
+                           (C("fused", 256, 128, 64, 1, 8, 8, 4, True), (256,), 1.0)):
+        for decode in ("asm", "cvt"):
+            out.append(("fp16", 512, replace(cfg, decode=decode), ms, waves))
+    return out
+
+
+def _round12():
+    """bf16 with ``cvt``: the hardware e4m3 -> fp16 convert, then fp16 -> bf16 by bit
+    moves on two lanes at once (one PTX block a register pair, in the convert's own
+    register order). Offline (Triton 3.6, sm_90) the swap tiles' loops shrink from 560
+    to 448 instructions (M = 64, 64x64x128) and 341 to 284 (M = 256): the bit-trick
+    decode ("asm", pack 4) costs ~2 PRMT a weight pair in re-packing for the wgmma
+    operand, which fp16 ``cvt`` (round 11: 25-30% faster at M = 64) does not pay."""
+    out = []
+    for part, cfg, ms, waves, decodes in (
+            ("small", C("fused", 16, 64, 256, 1, 8, 4, 3, False), (4, 16), 2.0, ("asm", "cvt")),
+            ("mid", C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0, ("asm", "cvt")),
+            ("mid", C("fused", 64, 128, 128, 1, 8, 4, 3, True), (64,), 1.0, ("asm", "cvt")),
+            ("mid", C("fused", 64, 64, 128, 1, 8, 4, 4, True), (64,), 2.0, ("cvt",)),
+            ("mid", C("fused", 64, 128, 64, 1, 8, 4, 4, True), (64,), 1.0, ("cvt",)),
+            ("large", C("fused", 256, 128, 64, 1, 8, 8, 4, True), (256, 1024), 1.0, ("asm", "cvt")),
+            ("large", C("fused", 128, 128, 64, 1, 8, 4, 4, True), (256,), 1.0, ("cvt",)),
+            ("large", C("fused", 128, 256, 64, 1, 8, 8, 3, True), (256, 1024), 1.0, ("cvt",)),
+            ("large", C("fused", 256, 128, 64, 1, 8, 8, 3, True), (256,), 1.0, ("cvt",))):
+        for decode in decodes:
+            out.append((part, 512, replace(cfg, decode=decode), ms, waves))
+    out.append(("large", 512, C("dequant"), (256, 1024), 0))
+    return out
+
+
+def _round13():
+    """With ``cvt`` (round 12), "swap" tiles at M <= 32 (wgmma with the decoded weights
+    as the A operand, no re-packing; offline: 16x64x128 four stages takes 95 registers),
+    and the M = 64 and 256 tiles around round 12's best."""
+    out = []
+    small = [C("fused", 16, 64, 256, 1, 8, 4, 3, False, "asm")]
+    small += [C("fused", 16, bn, bk, 1, 8, 4, st, True, "cvt") for bn, bk, st in ((64, 256, 3), (128, 128, 3), (64, 128, 4))]
+    for cfg in small:
+        out.append(("small", 512, cfg, (1, 4, 16), 2.0))
+    out.append(("small", 512, C("fused", 16, 64, 128, 1, 8, 4, 4, True, "cvt"), (4, 16), 4.0))
+    for cfg in (C("fused", 32, 64, 256, 1, 8, 4, 3, False, "asm"), C("fused", 32, 64, 256, 1, 8, 4, 3, True, "cvt"),
+                C("fused", 32, 64, 128, 1, 8, 4, 4, True, "cvt"), C("fused", 32, 128, 128, 1, 8, 4, 3, True, "cvt")):
+        out.append(("small", 512, cfg, (32,), 2.0))
+    mid = C("fused", 64, 64, 128, 1, 8, 4, 3, True, "cvt")
+    for cfg, waves in ((mid, 2.0), (mid, 3.0), (mid, 4.0), (replace(mid, block_k=256), 2.0),
+                       (replace(mid, block_k=64, num_stages=4), 2.0), (replace(mid, num_warps=8), 2.0)):
+        out.append(("mid", 512, cfg, (64,), waves))
+    big = C("fused", 256, 128, 64, 1, 8, 8, 4, True, "cvt")
+    for cfg in (big, replace(big, block_k=128, num_stages=3), replace(big, block_n=64, num_warps=4),
+                replace(big, group_n=16), replace(big, num_stages=5)):
+        out.append(("large", 512, cfg, (256,), 1.0))
+    return out
+
+
+def _round14():
+    """Round 13's tiles against neighbours where they tie or trail cuBLAS (M = 64 at
+    4096 x 4096), and M = 512: the fused 256-row tile (``cvt``) against dequantize + cuBLAS."""
+    out = []
+    mid = C("fused", 64, 64, 128, 1, 8, 4, 3, True, "cvt")
+    for cfg, waves in ((mid, 2.0), (mid, 1.0), (replace(mid, num_stages=2), 2.0), (replace(mid, group_n=4), 2.0),
+                       (replace(mid, group_n=16), 2.0), (C("fused", 32, 64, 128, 1, 8, 4, 4, True, "cvt"), 2.0),
+                       (C("fused", 64, 32, 128, 1, 8, 4, 3, False, "asm"), 2.0)):
+        out.append(("mid", 512, cfg, (64,), waves))
+    for cfg in (C("fused", 256, 128, 128, 1, 8, 8, 3, True, "cvt"), C("fused", 256, 64, 64, 1, 8, 4, 4, True, "cvt")):
+        out.append(("large", 512, cfg, (256, 512), 1.0))
+    out.append(("large", 512, C("dequant"), (256, 512), 0))
+    return out
+
+
+# Round 9 (activations row-scaled into fp16, ``xscale``: slower, removed) ran at 348fc7d.
+ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12, "13": _round13, "14": _round14}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
@@ -259,7 +325,7 @@ def main() -> int:
     jobs = []  # (row, fn) to time again in pass 2
     for n, k in SHAPES:
         w32, packs, wb = data[(n, k)]
-        for m in (1, 2, 4, 16, 64, 256, 1024):
+        for m in (1, 2, 4, 16, 32, 64, 256, 512, 1024):
             x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
             fn = lambda x=x, wb=wb: F.linear(x, wb)  # noqa: E731
             jobs.append((rec("cublas", n, k, m, "F.linear bf16", fn), fn))
