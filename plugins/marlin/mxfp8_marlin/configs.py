@@ -61,8 +61,8 @@ class Config:
 # - M <= 32, 128, 256: "swap" (the decoded weights are the A operand of a wgmma, straight
 #   from registers), BLOCK_M x BLOCK_N x BLOCK_K = 32 x 64 x 128 (four stages) and
 #   64 x 64 x 128 (three) at two programs per SM, 256 x 128 x 128 (eight warps, three
-#   stages) at one; with the hardware decode (kernel.default_decode) these are 3-30%
-#   faster than the previous table (rounds 12-14);
+#   stages) at one; with the hardware decode (kernel.default_decode) these are 4-15%
+#   faster than the previous table (rounds 12-15);
 # - M <= 512: the same 256-row tile, or for a small weight dequantize + cuBLAS (below);
 # - past 512, dequantizing into a buffer and calling cuBLAS beats the fused kernel
 #   (round 2: chunking the dequantization to stay in L2 did not help; rounds 12 and 14:

@@ -1,9 +1,9 @@
-"""Layout and kernel rounds (4-6, 9-14) on one GPU (a program, not a test); one device call.
+"""Layout and kernel rounds (4-6, 9-15) on one GPU (a program, not a test); one device call.
 
     python plugins/marlin/tools/round4.py --round 6 --out round6.json [--parts probe,gemv,small,fp16,mid,large]
 
 The weight is stored in column blocks ``TK`` bytes wide, each row-major and contiguous
-(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6, 10-14; raw results in
+(``packing.py``). Each round's variant set (``--round``: 4d, 5, 6, 10-15; raw results in
 ``bench/results/marlin_round<round>_h100*``) is a list of (part, ``TK``, config), each
 variant checked against the float32 reference before it is timed:
 
@@ -211,8 +211,20 @@ def _round14():
     return out
 
 
+def _round15():
+    """M = 256 with the hardware decode: the table's one-program-an-SM 256-row tile against
+    128-row tiles at two programs an SM, wider weight tiles and fewer stages."""
+    out = []
+    for bm, bn, bk, warps, stages, waves in ((256, 128, 128, 8, 3, 1.0), (256, 128, 128, 8, 2, 1.0),
+                                             (256, 256, 64, 8, 3, 1.0), (256, 128, 64, 8, 3, 1.0),
+                                             (128, 128, 128, 4, 3, 2.0), (128, 128, 64, 4, 4, 2.0),
+                                             (256, 64, 128, 4, 3, 2.0), (128, 256, 128, 8, 2, 1.0)):
+        out.append(("large", 512, C("fused", bm, bn, bk, 1, 8, warps, stages, True, "cvt"), (256,), waves))
+    return out
+
+
 # Round 9 (activations row-scaled into fp16, ``xscale``: slower, removed) ran at 348fc7d.
-ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12, "13": _round13, "14": _round14}
+ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12, "13": _round13, "14": _round14, "15": _round15}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
