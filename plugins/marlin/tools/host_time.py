@@ -56,7 +56,7 @@ def main() -> None:
                 x, qp, dp, rsp, y, y, ws, cnt, m, 256, 256, x.stride(0), x.stride(1), y.stride(0),
                 qp.stride(0), dp.stride(0), HAS_BIAS=False, TK=qp.shape[2], BLOCK_M=16, BLOCK_N=64,
                 BLOCK_K=cfg.block_k, SPLIT_K=1, GROUP_N=8, DECODE=2, DOT=kern.tl.bfloat16, SWAP=False,
-                XSCALE=False, num_warps=4, num_stages=3)
+                num_warps=4, num_stages=3)
         empty = lambda: torch.empty(m, 256, device="cuda", dtype=torch.bfloat16)  # noqa: E731
         print(f"M={m} {cfg.describe()}: run_gemm {per_call_us(call):.1f} us, bare launch {per_call_us(launch):.1f} us, "
               f"torch.empty {per_call_us(empty):.1f} us")
