@@ -178,7 +178,8 @@ def _round13():
     and the M = 64 and 256 tiles around round 12's best."""
     out = []
     small = [C("fused", 16, 64, 256, 1, 8, 4, 3, False, "asm")]
-    small += [C("fused", 16, bn, bk, 1, 8, 4, st, True, "cvt") for bn, bk, st in ((64, 256, 3), (128, 128, 3), (64, 128, 4))]
+    small += [C("fused", 16, bn, bk, 1, 8, 4, st, True, "cvt")
+              for bn, bk, st in ((64, 256, 3), (128, 128, 3), (64, 128, 4))]
     for cfg in small:
         out.append(("small", 512, cfg, (1, 4, 16), 2.0))
     out.append(("small", 512, C("fused", 16, 64, 128, 1, 8, 4, 4, True, "cvt"), (4, 16), 4.0))
@@ -224,7 +225,8 @@ def _round15():
 
 
 # Round 9 (activations row-scaled into fp16, ``xscale``: slower, removed) ran at 348fc7d.
-ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12, "13": _round13, "14": _round14, "15": _round15}
+ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12,
+          "13": _round13, "14": _round14, "15": _round15}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
