@@ -16,7 +16,7 @@ import torch
 
 from mxfp8_core import quantize_mxfp8
 from mxfp8_marlin import configs
-from mxfp8_marlin.kernel import num_sms, run_gemm
+from mxfp8_marlin.kernel import _dummies, default_decode, num_sms, run_gemm, triton_cdiv
 from mxfp8_marlin.packing import pack_weights
 
 
@@ -42,21 +42,19 @@ def main() -> None:
     qp, dp, rsp = p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"]
     for m in (1, 16):
         x = torch.randn(m, 256, device="cuda", dtype=torch.bfloat16)
+        # 256 rows are too few for the CUDA-core kernel's grid: the tile kernel, split-K 1.
         cfg = configs.choose(m, 256, 256, num_sms(x.device), tile_k=qp.shape[2])
+        assert cfg.strategy == "fused" and cfg.split_k == 1, cfg
         call = lambda: run_gemm(x, qp, dp, rsp, None, torch.bfloat16)  # noqa: E731
         y = torch.empty(m, 256, device="cuda", dtype=torch.bfloat16)
-        if cfg.strategy == "gemv":
-            launch = lambda: kern.mx_w8a16_gemv[(64,)](  # noqa: E731
-                x, qp, dp, rsp, y, y, m, 256, 256, x.stride(0), y.stride(0), qp.stride(0), dp.stride(0),
-                HAS_BIAS=False, TK=qp.shape[2], BLOCK_M=1, BLOCK_N=4, BLOCK_K=cfg.block_k,
-                DECODE=1, num_warps=cfg.num_warps, num_stages=1)
-        else:
-            ws, cnt = torch.empty(1, device="cuda"), torch.zeros(1, dtype=torch.int32, device="cuda")
-            launch = lambda: kern.mx_w8a16_gemm[(4, 1)](  # noqa: E731
-                x, qp, dp, rsp, y, y, ws, cnt, m, 256, 256, x.stride(0), x.stride(1), y.stride(0),
-                qp.stride(0), dp.stride(0), HAS_BIAS=False, TK=qp.shape[2], BLOCK_M=16, BLOCK_N=64,
-                BLOCK_K=cfg.block_k, SPLIT_K=1, GROUP_N=8, DECODE=2, DOT=kern.tl.bfloat16, SWAP=False,
-                num_warps=4, num_stages=3)
+        ws, cnt = _dummies(x.device)
+        tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(256, cfg.block_n)
+        launch = lambda: kern.mx_w8a16_gemm[(tiles, 1)](  # noqa: E731  (the launch run_gemm makes)
+            x, qp, dp, rsp, y, y, ws, cnt, m, 256, 256, x.stride(0), x.stride(1), y.stride(0),
+            qp.stride(0), dp.stride(0), HAS_BIAS=False, TK=qp.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n,
+            BLOCK_K=cfg.block_k, SPLIT_K=1, GROUP_N=cfg.group_n,
+            DECODE=default_decode(x.device, False, cfg, x.dtype), DOT=kern.tl.bfloat16, SWAP=cfg.swap,
+            num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         empty = lambda: torch.empty(m, 256, device="cuda", dtype=torch.bfloat16)  # noqa: E731
         print(f"M={m} {cfg.describe()}: run_gemm {per_call_us(call):.1f} us, bare launch {per_call_us(launch):.1f} us, "
               f"torch.empty {per_call_us(empty):.1f} us")

@@ -24,11 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing as mp
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -43,6 +40,7 @@ from mxfp8_marlin.packing import pack_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from bench_gemm import copy_bandwidth, graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+from tune import precompile  # noqa: E402  (tools/: this script's own directory)
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 C = configs.Config
@@ -248,38 +246,6 @@ def act_dtype(part: str) -> torch.dtype:
     return torch.float16 if part == "fp16" else torch.bfloat16
 
 
-def _compile_worker(items: list[tuple[str, int, dict]]) -> list[str]:
-    """Compile by running each config once on a small weight of the same layout (same
-    specializations: N, K multiples of 16)."""
-    torch.cuda.init()
-    errors = []
-    layers = {}
-    for part, tk, cfg_dict in items:
-        cfg = C(**cfg_dict)
-        if tk not in layers:
-            q, s = quantize_mxfp8(torch.randn(1024, 2048, device="cuda") * 0.02)
-            layers[tk] = pack_weights(q, s, tk or 2048)
-        p = layers[tk]
-        x = torch.randn(max(cfg.block_m, 1), 2048, device="cuda", dtype=act_dtype(part))
-        try:
-            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, x.dtype,
-                     config=cfg if cfg.strategy != "fused" else replace(cfg, split_k=2))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"TK{tk} {cfg.describe()}: {type(exc).__name__}: {str(exc)[:300]}")
-    torch.cuda.synchronize()
-    return errors
-
-
-def precompile(items, jobs: int) -> None:
-    t0 = time.time()
-    chunks = [items[i::jobs] for i in range(jobs)]
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
-        for errs in ex.map(_compile_worker, chunks):
-            for e in errs:
-                print("COMPILE FAIL", e, flush=True)
-    print(f"# precompiled {len(items)} kernels in {time.time() - t0:.1f}s", flush=True)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="round4.json")
@@ -290,14 +256,9 @@ def main() -> int:
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     chosen = [v for v in variants(args.round) if v[0] in parts]
-    seen = set()
-    items = []
-    for part, tk, cfg, _, _ in chosen:
-        key = (act_dtype(part), tk, replace(cfg, split_k=1))
-        if key not in seen:
-            seen.add(key)
-            items.append((part, tk, asdict(cfg)))
-    precompile(items, args.jobs)
+    # ROW_MAJOR (TK = K) compiles with the small weight's own K, 2048.
+    precompile([(cfg, str(act_dtype(part)).removeprefix("torch."), tk or 2048) for part, tk, cfg, _, _ in chosen],
+               args.jobs)
 
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")

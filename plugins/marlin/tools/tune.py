@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import math
+import multiprocessing as mp
 import os
 import sys
 import time
@@ -126,35 +127,40 @@ def make_layer(n: int, k: int, device: str = "cuda"):
     return q, s, p
 
 
-def _compile_worker(items: list[tuple[dict, str]]) -> list[str]:
+def _compile_worker(items: list[tuple[dict, str, int | None]]) -> list[str]:
+    """Compile by running each config once on a small weight packed the same way (the
+    same specialisations: N and K multiples of 16, the same column-block width)."""
     torch.cuda.init()
-    n = k = 1024
-    _, _, p = make_layer(n, k)
-    errors = []
-    for cfg_dict, dt in items:
+    layers, errors = {}, []
+    for cfg_dict, dt, tk in items:
         cfg = C(**cfg_dict)
-        dtype = getattr(torch, dt)
-        x = torch.randn(cfg.block_m + 1, k, device="cuda", dtype=dtype)
-        qw = p["marlin_weight"]
+        if tk not in layers:
+            q, s = quantize_mxfp8(torch.randn(1024, 2048, device="cuda") * 0.02)
+            layers[tk] = pack_weights(q, s, tk)
+        p = layers[tk]
+        x = torch.randn(cfg.block_m + 1, 2048, device="cuda", dtype=getattr(torch, dt))
         try:
-            run_gemm(x, qw, p["marlin_scale"], p["marlin_row_scale"], None, dtype,
-                     config=replace(cfg, split_k=2))
+            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, x.dtype,
+                     config=replace(cfg, split_k=2) if cfg.strategy == "fused" else cfg)
         except Exception as exc:  # noqa: BLE001
-            errors.append(f"{cfg.describe()} {dt}: {type(exc).__name__}: {str(exc)[:300]}")
+            errors.append(f"{cfg.describe()} {dt} TK{tk or 'default'}: {type(exc).__name__}: {str(exc)[:300]}")
     torch.cuda.synchronize()
     return errors
 
 
-def precompile(cands: list[C], dtypes: list[str], jobs: int) -> None:
-    items = [(asdict(c), dt) for c in cands for dt in dtypes if c.strategy == "fused"]
-    chunks = [items[i::jobs] for i in range(jobs)]
+def precompile(items: list[tuple[C, str, int | None]], jobs: int) -> None:
+    """Fill Triton's on-disk cache in ``jobs`` worker processes for each (config,
+    activation dtype name, column-block width; None: the default), once per distinct
+    kernel (split-K aside). Shared with round4.py."""
+    unique = list(dict.fromkeys((replace(c, split_k=1), dt, tk) for c, dt, tk in items))
+    work = [(asdict(c), dt, tk) for c, dt, tk in unique]
+    chunks = [work[i::jobs] for i in range(jobs)]
     t0 = time.time()
-    import multiprocessing as mp
     with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as ex:
         for errs in ex.map(_compile_worker, chunks):
             for e in errs:
                 print("COMPILE FAIL", e, flush=True)
-    print(f"precompiled {len(items)} kernels in {time.time() - t0:.1f}s", flush=True)
+    print(f"# precompiled {len(work)} kernels in {time.time() - t0:.1f}s", flush=True)
 
 
 class Bench:
@@ -216,7 +222,7 @@ def main() -> None:
     if args.quick:
         small, large = small[:4], large[:3]
     if "1" in stages or "2" in stages or "3" in stages:
-        precompile(small + large, ["bfloat16"], args.jobs)
+        precompile([(c, "bfloat16", None) for c in small + large], args.jobs)
     b = Bench()
     sms = b.sms
     results = []
@@ -306,7 +312,7 @@ def main() -> None:
     def sweep(stage, cands, ms, waves_options):
         """Every candidate on every shape and M, once per distinct split-K that the
         waves (programs per SM; 0: no split) give; then the best four per (shape, M)."""
-        precompile(cands, ["bfloat16"], args.jobs)
+        precompile([(c, "bfloat16", None) for c in cands], args.jobs)
         t0 = time.time()
         for cfg in cands:
             for (n, k) in SHAPES:
