@@ -172,7 +172,9 @@ def _side_stream(device: torch.device):
     stream = _counters.get(key)
     if stream is None:
         with _lock:
-            stream = _counters[key] = torch.cuda.Stream(device)
+            stream = _counters.get(key)
+            if stream is None:  # another thread may have made it meanwhile
+                stream = _counters[key] = torch.cuda.Stream(device)
     return stream
 
 
