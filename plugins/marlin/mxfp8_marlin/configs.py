@@ -27,7 +27,9 @@ BLOCK = 32
 
 @dataclass(frozen=True)
 class Config:
-    strategy: str  # "fused" (the Triton GEMM), "gemv" (CUDA cores, M <= 4 a launch) or "dequant" (+ cuBLAS)
+    # "fused" (the Triton GEMM), "wgmma" (the Gluon GEMM, sm_90 only), "gemv" (CUDA cores,
+    # M <= 4 a launch) or "dequant" (+ cuBLAS)
+    strategy: str
     block_m: int = 16
     block_n: int = 64
     block_k: int = 256
@@ -48,6 +50,9 @@ class Config:
         if self.strategy == "gemv":
             return (f"gemv BM{self.block_m} BN{self.block_n} BK{self.block_k} w{self.num_warps} "
                     f"{self.decode or 'default'}")
+        if self.strategy == "wgmma":
+            return (f"wgmma BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k} G{self.group_n} "
+                    f"w{self.num_warps} s{self.num_stages}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
@@ -76,6 +81,13 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
     (512, 1.0, _SWAP_256),
     (1 << 62, 0.0, Config("dequant")),
 )
+
+# 32 < M <= 128 on sm_90 (Hopper) with the Triton release it was measured on: the Gluon
+# kernel (``_gluon.py``: TMA loads, each K tile's decode overlapped with the previous
+# tile's asynchronous wgmma), two programs per SM, for weights past SMALL_WEIGHT (round 16,
+# M = 64: 3-9% faster than the Triton swap tile on 14336x4096, 4096x14336 and 8192x8192;
+# 10% slower at 4096x4096, which keeps the Triton tile).
+WGMMA_MID = Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4)
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
@@ -131,9 +143,10 @@ def chunk_rows(cfg: Config, n: int, k: int) -> int:
 
 
 @lru_cache(maxsize=4096)
-def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_k: int) -> Config:
+def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_k: int, wgmma: bool = False) -> Config:
     """The config for an ``[m, k] x [n, k]^T`` product on a GPU with ``num_sms`` SMs, the
-    weight packed in tiles ``tile_k`` wide (a kernel's K tile divides it).
+    weight packed in tiles ``tile_k`` wide (a kernel's K tile divides it); ``wgmma``: the
+    Gluon kernel can run here (``kernel.wgmma_ready``).
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
     bucket = m_bucket(m)
     waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
@@ -142,6 +155,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
             cfg = GEMV
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
+        elif bucket == 128 and wgmma and n * k > SMALL_WEIGHT:
+            cfg = WGMMA_MID
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":
         return cfg

@@ -247,7 +247,7 @@ def run_gemm(
     n = rs.shape[0]
     tk = q.shape[2]
     device = x.device
-    cfg = config or configs.choose(m, n, k, num_sms(device), tile_k=tk)
+    cfg = config or configs.choose(m, n, k, num_sms(device), tile_k=tk, wgmma=wgmma_ready(device, kern.INTERPRET))
     if config is None and cfg.strategy == "dequant" and out_dtype != x.dtype:
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
@@ -268,6 +268,9 @@ def run_gemm(
 
     if cfg.strategy == "gemv":
         return _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec)
+
+    if cfg.strategy == "wgmma":
+        return _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
     y = torch.empty((m, n), dtype=out_dtype, device=device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
@@ -306,6 +309,62 @@ def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
             HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=bm, BLOCK_N=cfg.block_n,
             BLOCK_K=cfg.block_k, DECODE=dec, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
         )
+    return y
+
+
+# Gluon (Triton's layout-explicit dialect) is experimental and its API changes between
+# releases: the kernel is used only with the release it was written for and measured on.
+GLUON_TRITON = "3.6."
+_GLUON_RELEASE_OK: bool | None = None
+
+
+def wgmma_ready(device: torch.device, interpret: bool) -> bool:
+    """Can the Gluon wgmma kernel (``_gluon.py``) run here: an sm_90 GPU, compiled (not
+    interpreted) Triton of the ``GLUON_TRITON`` release?"""
+    if interpret or device.type != "cuda":
+        return False
+    props = _properties(device)
+    if (props.major, props.minor) != (9, 0):
+        return False
+    global _GLUON_RELEASE_OK
+    if _GLUON_RELEASE_OK is None:
+        import triton
+
+        _GLUON_RELEASE_OK = triton.__version__.startswith(GLUON_TRITON)
+    return _GLUON_RELEASE_OK
+
+
+def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
+    """The Gluon kernel for sm_90 (``_gluon.py``): activations by TMA, so ``x`` must be
+    contiguous with a 16-byte aligned start (copied when it is not)."""
+    if not wgmma_ready(x.device, kern.INTERPRET):
+        raise ValueError(f"marlin: the 'wgmma' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
+                         f"{GLUON_TRITON}x (got {x.device}); use the 'fused' strategy")
+    from . import _gluon
+
+    m, k = x.shape
+    n = rs.shape[0]
+    if x.stride(1) != 1 or x.stride(0) != k or x.data_ptr() % 16:
+        x = x.clone(memory_format=torch.contiguous_format)
+    # Split K so that no split is empty: every program has at least one K tile.
+    k_tiles = k // cfg.block_k
+    per_split = triton_cdiv(k_tiles, cfg.split_k)
+    split = triton_cdiv(k_tiles, per_split)
+    y = torch.empty((m, n), dtype=out_dtype, device=x.device)
+    tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
+    if split > 1:
+        ws = torch.empty(tiles * split * cfg.block_n * cfg.block_m, dtype=torch.float32, device=x.device)
+        cnt = _tile_counters(x.device, tiles)
+    else:
+        ws, cnt = _dummies(x.device)
+    x_desc, w_desc = _gluon.descriptors(x, q, cfg.block_m, cfg.block_n, cfg.block_k)
+    dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
+    _gluon.mx_w8a16_wgmma[(tiles, split)](
+        x_desc, w_desc, d, rs, y if bias is None else bias.contiguous(), y, ws, cnt,
+        m, n, k, q.shape[1], y.stride(0), d.stride(0),
+        HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
+        SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, DOT=dot, num_warps=cfg.num_warps,
+    )
     return y
 
 

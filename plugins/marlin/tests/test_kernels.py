@@ -8,11 +8,12 @@ import os
 import pytest
 import torch
 
-from mxfp8_core import Mxfp8LinearLayerConfig
+from mxfp8_core import Mxfp8LinearLayerConfig, quantize_mxfp8
 from mxfp8_marlin import MarlinKernel
 from mxfp8_marlin import kernel as kernel_module
 from mxfp8_marlin.configs import Config
 from mxfp8_marlin.kernel import run_gemm
+from mxfp8_marlin.packing import pack_weights
 
 from marlin_test_helpers import Layer, make, reference, rel_err
 
@@ -273,3 +274,37 @@ def test_default_decode_follows_the_measured_rule(monkeypatch, capability):
     assert kernel_module.default_decode(gpu, False, GEMV, torch.bfloat16) == (cvt if new else asm)
     assert kernel_module.default_decode(gpu, True, swap, torch.bfloat16) == kernel_module.DECODE_BITS
     assert kernel_module.default_decode(torch.device("cpu"), False, swap, torch.bfloat16) == kernel_module.DECODE_BITS
+
+
+@pytest.mark.parametrize("capability,release,ready", [((9, 0), "3.6.0", True), ((9, 0), "3.9.0", False),
+                                                      ((8, 9), "3.6.0", False), ((10, 0), "3.6.0", False)])
+def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capability, release, ready):
+    """The Gluon kernel is chosen for 32 < M <= 128 and large weights only where it was
+    measured (sm_90, Triton 3.6); everywhere else the Triton swap tile, and asking for it
+    elsewhere is a clear error, not a fallback."""
+    from types import SimpleNamespace
+
+    from mxfp8_marlin import configs
+
+    major, minor = capability
+    monkeypatch.setitem(kernel_module._properties_by_index, 0,
+                        SimpleNamespace(major=major, minor=minor, multi_processor_count=132))
+    monkeypatch.setattr(kernel_module, "_GLUON_RELEASE_OK", None)
+    monkeypatch.setattr("triton.__version__", release)
+    gpu = torch.device("cuda", 0)
+    assert kernel_module.wgmma_ready(gpu, False) is ready
+    assert not kernel_module.wgmma_ready(gpu, True) and not kernel_module.wgmma_ready(torch.device("cpu"), False)
+    big, small = configs.choose(64, 8192, 8192, 132, tile_k=512, wgmma=ready), configs.choose(
+        64, 4096, 4096, 132, tile_k=512, wgmma=ready)
+    assert big.strategy == ("wgmma" if ready else "fused") and small.strategy == "fused"
+    assert configs.choose(16, 8192, 8192, 132, tile_k=512, wgmma=ready).strategy == "fused"
+    assert configs.choose(256, 8192, 8192, 132, tile_k=512, wgmma=ready).strategy == "fused"
+
+
+def test_wgmma_strategy_off_sm90_is_an_error():
+    q, s = quantize_mxfp8(torch.randn(64, 128) * 0.02)
+    p = pack_weights(q, s)
+    x = torch.randn(4, 128).to(torch.bfloat16)
+    with pytest.raises(ValueError, match="'wgmma' strategy needs an sm_90 GPU"):
+        run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
+                 config=Config("wgmma", block_m=64, block_n=64, block_k=128))

@@ -141,7 +141,7 @@ def _compile_worker(items: list[tuple[dict, str, int | None]]) -> list[str]:
         x = torch.randn(cfg.block_m + 1, 2048, device="cuda", dtype=getattr(torch, dt))
         try:
             run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, x.dtype,
-                     config=replace(cfg, split_k=2) if cfg.strategy == "fused" else cfg)
+                     config=replace(cfg, split_k=2) if cfg.strategy in ("fused", "wgmma") else cfg)
         except Exception as exc:  # noqa: BLE001
             errors.append(f"{cfg.describe()} {dt} TK{tk or 'default'}: {type(exc).__name__}: {str(exc)[:300]}")
     torch.cuda.synchronize()

@@ -1,0 +1,189 @@
+"""A Hopper (sm_90) kernel for the marlin plugin in Triton's Gluon dialect: the weight
+tile decoded in registers straight into the wgmma A-operand layout, and each K tile's
+decode overlapped with the previous tile's asynchronous wgmma (``warpgroup_mma_wait(1)``).
+
+Triton's ``tl.dot`` cannot do that overlap for an A operand computed in the loop: it waits
+for every wgmma before the next decode starts (bench/notes_marlin.md, round 16).
+
+Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``).
+Activations and weight tiles arrive by TMA into a ring of ``STAGES`` shared buffers.
+Imported only on sm_90 GPUs (Gluon's API is tied to the Triton release).
+"""
+
+from __future__ import annotations
+
+import triton
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import mbarrier, tma, warpgroup_mma, warpgroup_mma_wait
+from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
+
+from ._triton import _ASM_FP16_BITS_TO_BF16
+
+
+@gluon.jit
+def _decode_scaled(q, f, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, DOT: gl.constexpr):
+    """e4m3 bytes ``q [BLOCK_N, BLOCK_K]`` (any layout) times the per-32-block factors ``f``
+    (``[BLOCK_N, BLOCK_K // 32, 1]``, DOT) -> DOT values in ``q``'s layout."""
+    h = q.to(gl.float8e4nv, bitcast=True).to(gl.float16)
+    if DOT == gl.bfloat16:
+        w = gl.inline_asm_elementwise(_ASM_FP16_BITS_TO_BF16, "=r,r", [h], dtype=gl.bfloat16, is_pure=True, pack=2)
+    else:
+        w = h
+    w3 = gl.reshape(w, [BLOCK_N, BLOCK_K // 32, 32]) * f
+    return gl.convert_layout(gl.reshape(w3, [BLOCK_N, BLOCK_K]), q.type.layout, assert_trivial=True)
+
+
+@gluon.jit
+def _factor_layout(a_layout: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr):
+    probe = gl.reshape(gl.full([BLOCK_N, BLOCK_K], 0, gl.uint8, a_layout), [BLOCK_N, BLOCK_K // 32, 32])
+    return probe
+
+
+@gluon.jit
+def _issue(w_desc, x_desc, bar, w_buf, x_buf, kt, n0, m0, NP, TK: gl.constexpr, BLOCK_K: gl.constexpr, pred):
+    k0 = kt * BLOCK_K
+    mbarrier.expect(bar, w_desc.block_type.nbytes + x_desc.block_type.nbytes, pred=pred)
+    tma.async_copy_global_to_shared(w_desc, [(k0 // TK) * NP + n0, k0 % TK], bar, w_buf, pred=pred)
+    tma.async_copy_global_to_shared(x_desc, [m0, k0], bar, x_buf, pred=pred)
+
+
+@gluon.jit
+def _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, i, kt_begin, kt_end, count, n0, m0, NP,
+          TK: gl.constexpr, G: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+          DOT: gl.constexpr, a_layout: gl.constexpr, USE_ACC: gl.constexpr):
+    """K tile ``i`` of this program: decode it, start its wgmma, wait for the previous one,
+    refill that one's stage. Returns the accumulator, the decoded tile (kept alive until its
+    wgmma is waited for) and the next tile's scale bytes."""
+    kt = kt_begin + i
+    d_next = gl.load(d_ptrs + gl.minimum(kt + 1, kt_end - 1) * G * stride_d)
+    stage = i % STAGES
+    mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
+    q = w_bufs.index(stage).load(a_layout)
+    e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
+    f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
+    w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
+    acc = warpgroup_mma(w, x_bufs.index(stage).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
+    # Wait for the previous tile's wgmma; this one runs on while the next tile decodes.
+    acc, w = warpgroup_mma_wait(num_outstanding=1, deps=(acc, w))
+    # Every warp is past the previous wgmma: its stage can be refilled.
+    gl.thread_barrier()
+    nxt = i + STAGES - 1
+    ns = nxt % STAGES
+    _issue(w_desc, x_desc, bars.index(ns), w_bufs.index(ns), x_bufs.index(ns), kt_begin + nxt, n0, m0, NP, TK,
+           BLOCK_K, nxt < count)
+    return acc, w, d_next
+
+
+@gluon.jit(do_not_specialize=["M", "SPLIT_K"])
+def mx_w8a16_wgmma(
+    x_desc, w_desc, d_ptr, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
+    M, N, K, NP, stride_ym, stride_d,
+    HAS_BIAS: gl.constexpr, TK: gl.constexpr,
+    BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
+    SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
+):
+    """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
+    per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
+    ``_triton.mx_w8a16_gemm`` (float32 partials, the last program of a tile sums them in
+    a fixed order)."""
+    G: gl.constexpr = BLOCK_K // 32
+    pid = gl.program_id(0)
+    pid_k = gl.program_id(1)
+    tiles_m = (M + BLOCK_M - 1) // BLOCK_M
+    tiles_n = (N + BLOCK_N - 1) // BLOCK_N
+    per_group = GROUP_N * tiles_m
+    group = pid // per_group
+    first_n = group * GROUP_N
+    group_size = gl.minimum(tiles_n - first_n, GROUP_N)
+    pid_n = first_n + (pid % per_group) % group_size
+    pid_m = (pid % per_group) // group_size
+    n0 = pid_n * BLOCK_N
+    m0 = pid_m * BLOCK_M
+
+    k_tiles = K // BLOCK_K
+    per_split = (k_tiles + SPLIT_K - 1) // SPLIT_K
+    kt_begin = pid_k * per_split
+    kt_end = gl.minimum(kt_begin + per_split, k_tiles)
+    count = kt_end - kt_begin
+
+    mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
+                                                  instr_shape=[16, BLOCK_M, 16])
+    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
+    l3: gl.constexpr = _factor_layout(a_layout, BLOCK_N, BLOCK_K).type.layout
+    f_layout: gl.constexpr = gl.SliceLayout(2, l3)
+
+    w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, BLOCK_N, BLOCK_K], w_desc.layout)
+    x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
+    bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    for s in gl.static_range(STAGES):
+        mbarrier.init(bars.index(s), count=1)
+    for s in gl.static_range(STAGES - 1):
+        _issue(w_desc, x_desc, bars.index(s), w_bufs.index(s), x_bufs.index(s), kt_begin + s, n0, m0, NP, TK,
+               BLOCK_K, s < count)
+
+    offs_fn = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, f_layout))
+    offs_fg = gl.arange(0, G, layout=gl.SliceLayout(0, f_layout))
+    d_ptrs = d_ptr + offs_fg[None, :].to(gl.int64) * stride_d + offs_fn[:, None]
+    d = gl.load(d_ptrs + kt_begin * G * stride_d)
+
+    # The first K tile is peeled off the loop: no path from a wgmma to its wait may set
+    # the accumulator by other instructions (ptxas would serialize every wgmma), and the
+    # host gives every split at least one K tile.
+    acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
+    acc, w, d = _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, 0, kt_begin, kt_end, count,
+                      n0, m0, NP, TK, G, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, False)
+    for i in range(1, count):
+        acc, w, d = _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, i, kt_begin, kt_end, count,
+                          n0, m0, NP, TK, G, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, True)
+    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
+    for s in gl.static_range(STAGES):
+        mbarrier.invalidate(bars.index(s))
+
+    offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
+    offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
+    if SPLIT_K == 1:
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS)
+    else:
+        tile = pid_m * tiles_n + pid_n
+        offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
+        tile_ws = ws_ptr + tile.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
+        gl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
+        gl.thread_barrier()  # every partial stored before one thread releases the counter
+        arrived = gl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
+        if arrived == SPLIT_K - 1:
+            total = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
+            for part in range(SPLIT_K):
+                total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+            gl.store(cnt_ptr + tile, 0)
+            _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS)
+
+
+@gluon.jit
+def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS: gl.constexpr):
+    rows_n = gl.minimum(offs_n, N - 1)
+    out = acc * gl.expand_dims(gl.load(rs_ptr + rows_n), 1)
+    if HAS_BIAS:
+        out += gl.expand_dims(gl.load(bias_ptr + rows_n).to(gl.float32), 1)
+    y_ptrs = y_ptr + gl.expand_dims(offs_m, 0).to(gl.int64) * stride_ym + gl.expand_dims(offs_n, 1)
+    mask = (gl.expand_dims(offs_m, 0) < M) & (gl.expand_dims(offs_n, 1) < N)
+    gl.store(y_ptrs, out.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def shared_layouts(block_m: int, block_n: int, block_k: int, act_dtype):
+    """The NVMMA shared layouts of the activation and weight tiles (host side)."""
+    x_dtype = gl.bfloat16 if str(act_dtype).endswith("bfloat16") else gl.float16
+    return (gl.NVMMASharedLayout.get_default_for([block_m, block_k], x_dtype),
+            gl.NVMMASharedLayout.get_default_for([block_n, block_k], gl.uint8))
+
+
+def descriptors(x, q, block_m: int, block_n: int, block_k: int):
+    """TMA descriptors of ``x [M, K]`` and of ``q`` viewed as ``[K/TK * NP, TK]``."""
+    x_layout, w_layout = shared_layouts(block_m, block_n, block_k, x.dtype)
+    blocks, np_, tk = q.shape
+    q2 = q.view(blocks * np_, tk)
+    return (TensorDescriptor(x, list(x.shape), list(x.stride()), [block_m, block_k], x_layout),
+            TensorDescriptor(q2, list(q2.shape), list(q2.stride()), [block_n, block_k], w_layout))
+
+
+__all__ = ["mx_w8a16_wgmma", "descriptors", "shared_layouts", "triton"]
