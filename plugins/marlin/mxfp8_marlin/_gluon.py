@@ -41,25 +41,28 @@ def _factor_layout(a_layout: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.co
 
 
 @gluon.jit
-def _issue(w_desc, x_desc, bar, w_buf, x_buf, kt, n0, m0, NP, TK: gl.constexpr, BLOCK_K: gl.constexpr, pred):
+def _issue(w_desc, x_desc, d_desc, bar, w_buf, x_buf, d_buf, kt, n0, m0, NP, TK: gl.constexpr,
+           BLOCK_K: gl.constexpr, pred):
+    """Start the TMA loads of K tile ``kt`` (weights, activations, scale bytes) into one stage."""
     k0 = kt * BLOCK_K
-    mbarrier.expect(bar, w_desc.block_type.nbytes + x_desc.block_type.nbytes, pred=pred)
+    nbytes: gl.constexpr = w_desc.block_type.nbytes + x_desc.block_type.nbytes + d_desc.block_type.nbytes
+    mbarrier.expect(bar, nbytes, pred=pred)
     tma.async_copy_global_to_shared(w_desc, [(k0 // TK) * NP + n0, k0 % TK], bar, w_buf, pred=pred)
     tma.async_copy_global_to_shared(x_desc, [m0, k0], bar, x_buf, pred=pred)
+    tma.async_copy_global_to_shared(d_desc, [k0 // 32, n0], bar, d_buf, pred=pred)
 
 
 @gluon.jit
-def _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, i, kt_begin, kt_end, count, n0, m0, NP,
-          TK: gl.constexpr, G: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-          DOT: gl.constexpr, a_layout: gl.constexpr, USE_ACC: gl.constexpr):
+def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
+          TK: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+          DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr):
     """K tile ``i`` of this program: decode it, start its wgmma, wait for the previous one,
-    refill that one's stage. Returns the accumulator, the decoded tile (kept alive until its
-    wgmma is waited for) and the next tile's scale bytes."""
-    kt = kt_begin + i
-    d_next = gl.load(d_ptrs + gl.minimum(kt + 1, kt_end - 1) * G * stride_d)
+    refill that one's stage. Returns the accumulator and the decoded tile (kept alive
+    until its wgmma is waited for)."""
     stage = i % STAGES
     mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
     q = w_bufs.index(stage).load(a_layout)
+    d = d_bufs.index(stage).permute((1, 0)).load(f_layout)
     e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
     f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
     w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
@@ -70,15 +73,15 @@ def _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, i, kt_
     gl.thread_barrier()
     nxt = i + STAGES - 1
     ns = nxt % STAGES
-    _issue(w_desc, x_desc, bars.index(ns), w_bufs.index(ns), x_bufs.index(ns), kt_begin + nxt, n0, m0, NP, TK,
-           BLOCK_K, nxt < count)
-    return acc, w, d_next
+    _issue(w_desc, x_desc, d_desc, bars.index(ns), w_bufs.index(ns), x_bufs.index(ns), d_bufs.index(ns),
+           kt_begin + nxt, n0, m0, NP, TK, BLOCK_K, nxt < count)
+    return acc, w
 
 
 @gluon.jit(do_not_specialize=["M", "SPLIT_K"])
 def mx_w8a16_wgmma(
-    x_desc, w_desc, d_ptr, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
-    M, N, K, NP, stride_ym, stride_d,
+    x_desc, w_desc, d_desc, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
+    M, N, K, NP, stride_ym,
     HAS_BIAS: gl.constexpr, TK: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
     SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
@@ -86,8 +89,8 @@ def mx_w8a16_wgmma(
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
     ``_triton.mx_w8a16_gemm`` (float32 partials, the last program of a tile sums them in
-    a fixed order)."""
-    G: gl.constexpr = BLOCK_K // 32
+    a fixed order). The scale bytes come by TMA with the tile: a plain load still in flight
+    would hold up the release fence of every refill."""
     pid = gl.program_id(0)
     pid_k = gl.program_id(1)
     tiles_m = (M + BLOCK_M - 1) // BLOCK_M
@@ -104,38 +107,32 @@ def mx_w8a16_wgmma(
     k_tiles = K // BLOCK_K
     per_split = (k_tiles + SPLIT_K - 1) // SPLIT_K
     kt_begin = pid_k * per_split
-    kt_end = gl.minimum(kt_begin + per_split, k_tiles)
-    count = kt_end - kt_begin
+    count = gl.minimum(kt_begin + per_split, k_tiles) - kt_begin
 
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                   instr_shape=[16, BLOCK_M, 16])
     a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
-    l3: gl.constexpr = _factor_layout(a_layout, BLOCK_N, BLOCK_K).type.layout
-    f_layout: gl.constexpr = gl.SliceLayout(2, l3)
+    f_layout: gl.constexpr = gl.SliceLayout(2, _factor_layout(a_layout, BLOCK_N, BLOCK_K).type.layout)
 
     w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, BLOCK_N, BLOCK_K], w_desc.layout)
     x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
+    d_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, BLOCK_K // 32, BLOCK_N], d_desc.layout)
     bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for s in gl.static_range(STAGES):
         mbarrier.init(bars.index(s), count=1)
     for s in gl.static_range(STAGES - 1):
-        _issue(w_desc, x_desc, bars.index(s), w_bufs.index(s), x_bufs.index(s), kt_begin + s, n0, m0, NP, TK,
-               BLOCK_K, s < count)
-
-    offs_fn = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, f_layout))
-    offs_fg = gl.arange(0, G, layout=gl.SliceLayout(0, f_layout))
-    d_ptrs = d_ptr + offs_fg[None, :].to(gl.int64) * stride_d + offs_fn[:, None]
-    d = gl.load(d_ptrs + kt_begin * G * stride_d)
+        _issue(w_desc, x_desc, d_desc, bars.index(s), w_bufs.index(s), x_bufs.index(s), d_bufs.index(s),
+               kt_begin + s, n0, m0, NP, TK, BLOCK_K, s < count)
 
     # The first K tile is peeled off the loop: no path from a wgmma to its wait may set
     # the accumulator by other instructions (ptxas would serialize every wgmma), and the
     # host gives every split at least one K tile.
     acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
-    acc, w, d = _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, 0, kt_begin, kt_end, count,
-                      n0, m0, NP, TK, G, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, False)
+    acc, w = _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, 0, kt_begin, count, n0, m0, NP,
+                   TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, False)
     for i in range(1, count):
-        acc, w, d = _step(acc, w_desc, x_desc, bars, w_bufs, x_bufs, d, d_ptrs, stride_d, i, kt_begin, kt_end, count,
-                          n0, m0, NP, TK, G, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, True)
+        acc, w = _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
+                       TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, True)
     acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
     for s in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(s))
@@ -171,19 +168,21 @@ def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS
 
 
 def shared_layouts(block_m: int, block_n: int, block_k: int, act_dtype):
-    """The NVMMA shared layouts of the activation and weight tiles (host side)."""
+    """The NVMMA shared layouts of the activation, weight and scale tiles (host side)."""
     x_dtype = gl.bfloat16 if str(act_dtype).endswith("bfloat16") else gl.float16
     return (gl.NVMMASharedLayout.get_default_for([block_m, block_k], x_dtype),
-            gl.NVMMASharedLayout.get_default_for([block_n, block_k], gl.uint8))
+            gl.NVMMASharedLayout.get_default_for([block_n, block_k], gl.uint8),
+            gl.NVMMASharedLayout.get_default_for([block_k // 32, block_n], gl.uint8))
 
 
-def descriptors(x, q, block_m: int, block_n: int, block_k: int):
-    """TMA descriptors of ``x [M, K]`` and of ``q`` viewed as ``[K/TK * NP, TK]``."""
-    x_layout, w_layout = shared_layouts(block_m, block_n, block_k, x.dtype)
+def descriptors(x, q, d, block_m: int, block_n: int, block_k: int):
+    """TMA descriptors of ``x [M, K]``, of ``q`` viewed as ``[K/TK * NP, TK]`` and of ``d``."""
+    x_layout, w_layout, d_layout = shared_layouts(block_m, block_n, block_k, x.dtype)
     blocks, np_, tk = q.shape
     q2 = q.view(blocks * np_, tk)
     return (TensorDescriptor(x, list(x.shape), list(x.stride()), [block_m, block_k], x_layout),
-            TensorDescriptor(q2, list(q2.shape), list(q2.stride()), [block_n, block_k], w_layout))
+            TensorDescriptor(q2, list(q2.shape), list(q2.stride()), [block_n, block_k], w_layout),
+            TensorDescriptor(d, list(d.shape), list(d.stride()), [block_k // 32, block_n], d_layout))
 
 
 __all__ = ["mx_w8a16_wgmma", "descriptors", "shared_layouts", "triton"]

@@ -357,11 +357,11 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         cnt = _tile_counters(x.device, tiles)
     else:
         ws, cnt = _dummies(x.device)
-    x_desc, w_desc = _gluon.descriptors(x, q, cfg.block_m, cfg.block_n, cfg.block_k)
+    x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, cfg.block_n, cfg.block_k)
     dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
     _gluon.mx_w8a16_wgmma[(tiles, split)](
-        x_desc, w_desc, d, rs, y if bias is None else bias.contiguous(), y, ws, cnt,
-        m, n, k, q.shape[1], y.stride(0), d.stride(0),
+        x_desc, w_desc, d_desc, rs, y if bias is None else bias.contiguous(), y, ws, cnt,
+        m, n, k, q.shape[1], y.stride(0),
         HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, DOT=dot, num_warps=cfg.num_warps,
     )

@@ -243,9 +243,30 @@ def _round16():
     return out
 
 
+def _round16b():
+    """Round 16 again with the scale bytes loaded by TMA with each tile (in round 16 plain
+    loads of them, still in flight, held up the release fence of every stage refill), and
+    128-row tiles at two programs per SM."""
+    W = lambda bm, bn, bk, warps, stages: C("wgmma", bm, bn, bk, 1, 8, warps, stages)  # noqa: E731
+    out = [("small", 512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0)]
+    for cfg, waves in ((W(16, 64, 128, 4, 4), 2.0), (W(16, 64, 256, 4, 4), 2.0), (W(16, 64, 128, 4, 4), 4.0),
+                       (W(16, 128, 128, 8, 4), 2.0), (W(16, 64, 256, 4, 3), 3.0)):
+        out.append(("small", 512, cfg, (1, 4, 16), waves))
+    out.append(("mid", 512, C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0))
+    for cfg, waves in ((W(64, 64, 128, 4, 4), 2.0), (W(64, 64, 128, 4, 3), 2.0), (W(64, 64, 256, 4, 3), 2.0),
+                       (W(64, 128, 128, 8, 3), 1.0), (W(64, 64, 128, 4, 4), 3.0)):
+        out.append(("mid", 512, cfg, (64,), waves))
+    out.append(("large", 512, C("fused", 256, 128, 128, 1, 8, 8, 3, True), (256, 512), 1.0))
+    out.append(("large", 512, C("dequant"), (512, 1024), 0))
+    for cfg, waves in ((W(128, 128, 128, 8, 3), 1.0), (W(128, 128, 64, 8, 4), 1.0), (W(128, 256, 64, 8, 3), 1.0),
+                       (W(256, 64, 64, 4, 4), 2.0), (W(128, 64, 128, 4, 4), 2.0), (W(128, 128, 64, 8, 3), 2.0)):
+        out.append(("large", 512, cfg, (256, 512, 1024), waves))
+    return out
+
+
 # Round 9 (activations row-scaled into fp16, ``xscale``: slower, removed) ran at 348fc7d.
 ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12,
-          "13": _round13, "14": _round14, "15": _round15, "16": _round16}
+          "13": _round13, "14": _round14, "15": _round15, "16": _round16, "16b": _round16b}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
