@@ -36,8 +36,28 @@ def _decode_scaled(q, f, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, DOT: gl.c
 
 @gluon.jit
 def _factor_layout(a_layout: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr):
+    """A ``[BLOCK_N, BLOCK_K // 32, 32]`` tensor in the layout of the decoded tile viewed per
+    MX block (only its layout is used)."""
     probe = gl.reshape(gl.full([BLOCK_N, BLOCK_K], 0, gl.uint8, a_layout), [BLOCK_N, BLOCK_K // 32, 32])
     return probe
+
+
+@gluon.jit
+def _rows8_layout(f_layout: gl.constexpr, BLOCK_N: gl.constexpr, G: gl.constexpr):
+    """A ``[BLOCK_N, 8]`` tensor whose layout, cut by ``_first_groups``, gives ``f_layout``
+    (the inverse of that cut applied to a probe; only its layout is used)."""
+    probe = gl.full([BLOCK_N, G], 0, gl.uint8, f_layout)
+    if G == 4:
+        probe = gl.reshape(gl.permute(gl.join(probe, probe), (0, 2, 1)), [BLOCK_N, 8])
+    return probe
+
+
+@gluon.jit
+def _first_groups(d8, BLOCK_N: gl.constexpr, G: gl.constexpr):
+    """``d8[:, :G]`` of a ``[BLOCK_N, 8]`` register tensor (G = 4 or 8), without data movement."""
+    if G == 4:
+        d8, _ = gl.split(gl.permute(gl.reshape(d8, [BLOCK_N, 2, 4]), (0, 2, 1)))
+    return d8
 
 
 @gluon.jit
@@ -62,7 +82,10 @@ def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin
     stage = i % STAGES
     mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
     q = w_bufs.index(stage).load(a_layout)
-    d = d_bufs.index(stage).permute((1, 0)).load(f_layout)
+    # TMA brings 8 scale rows (the tile's G and the next tile's): fewer rows would get an
+    # unswizzled NVMMA layout, which Triton 3.6 reads from other places than TMA writes.
+    d8 = d_bufs.index(stage).permute((1, 0)).load(_rows8_layout(f_layout, BLOCK_N, BLOCK_K // 32).type.layout)
+    d = gl.convert_layout(_first_groups(d8, BLOCK_N, BLOCK_K // 32), f_layout, assert_trivial=True)
     e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
     f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
     w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
@@ -116,7 +139,8 @@ def mx_w8a16_wgmma(
 
     w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, BLOCK_N, BLOCK_K], w_desc.layout)
     x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
-    d_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, BLOCK_K // 32, BLOCK_N], d_desc.layout)
+    gl.static_assert(BLOCK_K == 128 or BLOCK_K == 256, "the scale tile is cut for 4 or 8 MX blocks a K tile")
+    d_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, 8, BLOCK_N], d_desc.layout)
     bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for s in gl.static_range(STAGES):
         mbarrier.init(bars.index(s), count=1)
@@ -172,7 +196,7 @@ def shared_layouts(block_m: int, block_n: int, block_k: int, act_dtype):
     x_dtype = gl.bfloat16 if str(act_dtype).endswith("bfloat16") else gl.float16
     return (gl.NVMMASharedLayout.get_default_for([block_m, block_k], x_dtype),
             gl.NVMMASharedLayout.get_default_for([block_n, block_k], gl.uint8),
-            gl.NVMMASharedLayout.get_default_for([block_k // 32, block_n], gl.uint8))
+            gl.NVMMASharedLayout.get_default_for([8, block_n], gl.uint8))
 
 
 def descriptors(x, q, d, block_m: int, block_n: int, block_k: int):
@@ -182,7 +206,7 @@ def descriptors(x, q, d, block_m: int, block_n: int, block_k: int):
     q2 = q.view(blocks * np_, tk)
     return (TensorDescriptor(x, list(x.shape), list(x.stride()), [block_m, block_k], x_layout),
             TensorDescriptor(q2, list(q2.shape), list(q2.stride()), [block_n, block_k], w_layout),
-            TensorDescriptor(d, list(d.shape), list(d.stride()), [block_k // 32, block_n], d_layout))
+            TensorDescriptor(d, list(d.shape), list(d.stride()), [8, block_n], d_layout))
 
 
 __all__ = ["mx_w8a16_wgmma", "descriptors", "shared_layouts", "triton"]
