@@ -264,9 +264,31 @@ def _round16b():
     return out
 
 
+def _round16c():
+    """The corrected Gluon kernel (scales by TMA, 8-row scale tiles): split-K and stage
+    counts around round 16b's best tiles, 32-row tiles for 16 < M <= 32, 256-row tiles."""
+    W = lambda bm, bn, bk, warps, stages: C("wgmma", bm, bn, bk, 1, 8, warps, stages)  # noqa: E731
+    out = [("small", 512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0)]
+    for cfg, waves in ((W(16, 64, 128, 4, 4), 2.0), (W(16, 64, 128, 4, 6), 2.0), (W(16, 64, 64, 4, 8), 2.0),
+                       (W(16, 64, 128, 4, 4), 1.5), (W(16, 64, 128, 4, 4), 3.0)):
+        out.append(("small", 512, cfg, (4, 16), waves))
+    out.append(("mid", 512, C("fused", 32, 64, 128, 1, 8, 4, 4, True), (32,), 2.0))
+    for cfg, waves in ((W(32, 64, 128, 4, 4), 2.0), (W(32, 64, 128, 4, 6), 2.0)):
+        out.append(("mid", 512, cfg, (32,), waves))
+    out.append(("mid", 512, C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0))
+    for cfg, waves in ((W(64, 64, 128, 4, 4), 2.0), (W(64, 64, 128, 4, 4), 1.0), (W(64, 64, 128, 4, 4), 3.0),
+                       (W(64, 64, 128, 4, 4), 4.0), (W(64, 64, 64, 4, 6), 2.0), (W(64, 64, 128, 4, 5), 2.0)):
+        out.append(("mid", 512, cfg, (64,), waves))
+    out.append(("large", 512, C("fused", 256, 128, 128, 1, 8, 8, 3, True), (256,), 1.0))
+    for cfg, waves in ((W(128, 64, 128, 4, 4), 2.0), (W(128, 64, 128, 4, 3), 2.0), (W(256, 64, 128, 4, 3), 2.0),
+                       (W(256, 64, 64, 4, 4), 2.0), (W(128, 64, 128, 4, 4), 1.0)):
+        out.append(("large", 512, cfg, (256,), waves))
+    return out
+
+
 # Round 9 (activations row-scaled into fp16, ``xscale``: slower, removed) ran at 348fc7d.
 ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12,
-          "13": _round13, "14": _round14, "15": _round15, "16": _round16, "16b": _round16b}
+          "13": _round13, "14": _round14, "15": _round15, "16": _round16, "16b": _round16b, "16c": _round16c}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
