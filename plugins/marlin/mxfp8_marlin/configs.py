@@ -82,12 +82,28 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
     (1 << 62, 0.0, Config("dequant")),
 )
 
-# 32 < M <= 128 on sm_90 (Hopper) with the Triton release it was measured on: the Gluon
-# kernel (``_gluon.py``: TMA loads, each K tile's decode overlapped with the previous
-# tile's asynchronous wgmma), two programs per SM, for weights past SMALL_WEIGHT (round 16,
-# M = 64: 3-9% faster than the Triton swap tile on 14336x4096, 4096x14336 and 8192x8192;
-# 10% slower at 4096x4096, which keeps the Triton tile).
-WGMMA_MID = Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4)
+# On sm_90 (Hopper) with the Triton release it was measured on (kernel.wgmma_ready): the
+# Gluon kernel (``_gluon.py``: TMA loads, each K tile's decode overlapped with the previous
+# tile's asynchronous wgmma) for M <= 256, one warpgroup a program (H100, rounds 16b-16c):
+# - M <= 16 and M <= 32: 16 or 32 activation rows x 64 weight rows x 128, four stages,
+#   about two programs per SM: 3-5% faster than the mma.sync tile at M <= 16 (the
+#   CUDA-core kernel keeps M = 1), 0-16% faster than the Triton swap tile at M = 32;
+# - M <= 128: 64 x 64 x 128: 16-26% faster than the Triton swap tile at M = 64 (1.5x
+#   cuBLAS on the three larger shapes);
+# - M <= 256: 128 x 64 x 128 at one program per SM (its stages fill the shared memory) and
+#   no split-K, while the grid has at most two programs per SM: 5-35% faster than the
+#   Triton 256-row tile there, 16% slower at 14336x4096 (3.4 programs per SM), which keeps
+#   the Triton tile.
+# Split-K keeps at least WGMMA_MIN_K_TILES K tiles a split (4096x4096, M = 64: 17.8 us at
+# 16 tiles a split against 18.7 at 8).
+WGMMA_TABLE: dict[int, tuple[float, Config]] = {
+    16: (2.0, Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4)),
+    32: (2.0, Config("wgmma", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4)),
+    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4)),
+    256: (1.0, Config("wgmma", block_m=128, block_n=64, block_k=128, num_warps=4, num_stages=4)),
+}
+WGMMA_MAX_PROGRAMS_PER_SM = 2  # M <= 256: past this many tiles per SM, the Triton tile
+WGMMA_MIN_K_TILES = 16
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
@@ -118,12 +134,12 @@ def fit_block_k(k: int, block_k: int) -> int:
     return bk
 
 
-def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0) -> int:
+def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0, min_k_tiles: int = 2) -> int:
     """The power-of-two split of K that brings the grid closest to ``waves`` programs per
-    SM (log scale), keeping at least two K tiles per split."""
+    SM (log scale), keeping at least ``min_k_tiles`` K tiles per split."""
     tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
     k_tiles = k // cfg.block_k
-    splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= 2]
+    splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= min_k_tiles]
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
@@ -155,8 +171,11 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
             cfg = GEMV
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
-        elif bucket == 128 and wgmma and n * k > SMALL_WEIGHT:
-            cfg = WGMMA_MID
+        elif wgmma and bucket in WGMMA_TABLE:
+            w_waves, w_cfg = WGMMA_TABLE[bucket]
+            tiles = -(-m // w_cfg.block_m) * -(-n // w_cfg.block_n)
+            if bucket != 256 or tiles <= WGMMA_MAX_PROGRAMS_PER_SM * num_sms:
+                waves, cfg = w_waves, w_cfg
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":
         return cfg
@@ -164,5 +183,6 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(tile_k, cfg.block_k), split_k=1)
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
-        cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0))
+        min_k_tiles = WGMMA_MIN_K_TILES if cfg.strategy == "wgmma" else 2
+        cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles))
     return cfg

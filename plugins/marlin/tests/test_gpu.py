@@ -191,11 +191,7 @@ def test_gemv_and_chunked_under_graph_capture(cfg):
         assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
 
 
-WGMMA = [
-    Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4),
-    Config("wgmma", block_m=128, block_n=128, block_k=128, num_warps=8, num_stages=3),
-    Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4),
-]
+WGMMA = [cfg for _, cfg in configs.WGMMA_TABLE.values()]  # the table's tiles
 
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
