@@ -48,20 +48,25 @@ def _rows8_layout(f_layout: gl.constexpr, BLOCK_N: gl.constexpr, G: gl.constexpr
     inverse of that cut applied to a probe; only its layout is used)."""
     probe = gl.full([BLOCK_N, G], 0, gl.uint8, f_layout)
     if G < 8:
-        probe = gl.join(probe, probe)  # the outer bit of the unused rows' index
-        if G == 2:
-            probe = gl.join(probe, probe)  # the inner bit
+        probe = gl.join(probe, probe)  # the highest bit of the other rows' index first
+        if G < 4:
+            probe = gl.join(probe, probe)
+        if G < 2:
+            probe = gl.join(probe, probe)
         probe = gl.reshape(gl.permute(gl.reshape(probe, [BLOCK_N, G, 8 // G]), (0, 2, 1)), [BLOCK_N, 8])
     return probe
 
 
 @gluon.jit
 def _first_groups(d8, BLOCK_N: gl.constexpr, G: gl.constexpr):
-    """``d8[:, :G]`` of a ``[BLOCK_N, 8]`` register tensor (G = 2, 4 or 8), without data
-    movement: row ``a * G + g`` of the scale tile is block ``g`` of K tile ``a``."""
+    """``d8[:, :G]`` of a ``[BLOCK_N, 8]`` register tensor (G = 1, 2, 4 or 8), without data
+    movement: row ``a * G + g`` of the scale tile is block ``g`` of K tile ``a``; the index
+    ``a`` is cut off one bit at a time, lowest first."""
     if G < 8:
         d = gl.permute(gl.reshape(d8, [BLOCK_N, 8 // G, G]), (0, 2, 1))  # [BLOCK_N, G, 8 // G]
-        if G == 2:
+        if G < 2:
+            d, _ = gl.split(gl.reshape(d, [BLOCK_N, G, 4, 2]))
+        if G < 4:
             d, _ = gl.split(gl.reshape(d, [BLOCK_N, G, 2, 2]))
         d8, _ = gl.split(d)
     return d8
@@ -146,7 +151,7 @@ def mx_w8a16_wgmma(
 
     w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, BLOCK_N, BLOCK_K], w_desc.layout)
     x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
-    gl.static_assert(BLOCK_K == 64 or BLOCK_K == 128 or BLOCK_K == 256, "a K tile holds 2, 4 or 8 MX blocks")
+    gl.static_assert(BLOCK_K <= 256, "a K tile holds at most 8 MX blocks (one scale tile)")
     d_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES, 8, BLOCK_N], d_desc.layout)
     bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for s in gl.static_range(STAGES):

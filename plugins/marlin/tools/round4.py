@@ -286,9 +286,26 @@ def _round16c():
     return out
 
 
+def _round16d():
+    """Around the table's Gluon tiles where they trail or tie cuBLAS: M = 64 at 4096x4096
+    (split, stages, K tile), M = 256 (128-row tiles at two programs per SM), M <= 16."""
+    W = lambda bm, bn, bk, warps, stages, g=8: C("wgmma", bm, bn, bk, 1, g, warps, stages)  # noqa: E731
+    out = []
+    for cfg, waves in ((W(16, 64, 128, 4, 4), 2.0), (W(16, 64, 128, 4, 4), 3.0), (W(16, 64, 64, 4, 6), 2.0)):
+        out.append(("small", 512, cfg, (16,), waves))
+    for cfg, waves in ((W(64, 64, 128, 4, 4), 1.0), (W(64, 64, 128, 4, 3), 1.0), (W(64, 64, 128, 4, 6), 1.0),
+                       (W(64, 64, 256, 4, 3), 1.0), (W(64, 64, 64, 4, 8), 1.0), (W(64, 64, 128, 4, 4, 4), 1.0),
+                       (W(64, 64, 128, 4, 4, 16), 1.0), (W(64, 64, 128, 4, 4), 2.0)):
+        out.append(("mid", 512, cfg, (64,), waves))
+    for cfg, waves in ((W(128, 64, 128, 4, 4), 1.0), (W(128, 64, 64, 4, 4), 2.0), (W(128, 64, 64, 4, 5), 2.0),
+                       (W(64, 64, 128, 4, 4), 2.0), (W(128, 64, 128, 4, 3), 1.0)):
+        out.append(("large", 512, cfg, (256,), waves))
+    return out
+
+
 # Round 9 (activations row-scaled into fp16, ``xscale``: slower, removed) ran at 348fc7d.
 ROUNDS = {"4d": _round4d, "5": _round5, "6": _round6, "10": _round10, "11": _round11, "12": _round12,
-          "13": _round13, "14": _round14, "15": _round15, "16": _round16, "16b": _round16b, "16c": _round16c}
+          "13": _round13, "14": _round14, "15": _round15, "16": _round16, "16b": _round16b, "16c": _round16c, "16d": _round16d}
 
 
 def variants(round_: str = "6") -> list[tuple[str, int, C, tuple[int, ...], float]]:
