@@ -85,12 +85,14 @@ def _issue(w_desc, x_desc, d_desc, bar, w_buf, x_buf, d_buf, kt, n0, m0, NP, TK:
 
 
 @gluon.jit
-def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
+def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
           TK: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
           DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr):
     """K tile ``i`` of this program: decode it, start its wgmma, wait for the previous one,
-    refill that one's stage. Returns the accumulator and the decoded tile (kept alive
-    until its wgmma is waited for)."""
+    refill that one's stage. Returns the accumulator and the decoded tile, which the next
+    step keeps alive (as ``w_prev``) until the wgmma reading it is known complete: else its
+    registers could be reused while that wgmma still reads them (seen on the H100 as
+    results that differ between runs)."""
     stage = i % STAGES
     mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
     q = w_bufs.index(stage).load(a_layout)
@@ -103,7 +105,7 @@ def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin
     w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
     acc = warpgroup_mma(w, x_bufs.index(stage).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
     # Wait for the previous tile's wgmma; this one runs on while the next tile decodes.
-    acc, w = warpgroup_mma_wait(num_outstanding=1, deps=(acc, w))
+    acc, w_prev = warpgroup_mma_wait(num_outstanding=1, deps=(acc, w_prev))
     # Every warp is past the previous wgmma: its stage can be refilled.
     gl.thread_barrier()
     nxt = i + STAGES - 1
@@ -164,12 +166,13 @@ def mx_w8a16_wgmma(
     # the accumulator by other instructions (ptxas would serialize every wgmma), and the
     # host gives every split at least one K tile.
     acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
-    acc, w = _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, 0, kt_begin, count, n0, m0, NP,
+    w = gl.zeros([BLOCK_N, BLOCK_K], DOT, a_layout)
+    acc, w = _step(acc, w, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, 0, kt_begin, count, n0, m0, NP,
                    TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, False)
     for i in range(1, count):
-        acc, w = _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
+        acc, w = _step(acc, w, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
                        TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, True)
-    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
+    acc, w = warpgroup_mma_wait(num_outstanding=0, deps=(acc, w))
     for s in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(s))
 
