@@ -217,3 +217,18 @@ def test_wgmma_kernel(cfg, split, act, out):
         err = float((y.float() - ref).norm() / ref.norm())
         assert err <= kernel.tolerance(kernel.config), (cfg.describe(), x.shape, err)
         assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("k", [320, 4096])
+def test_wgmma_kernel_repeats_exactly(cfg, act, k):
+    """A race between the pipeline stages shows as runs that differ: 30 runs, bit for bit."""
+    layer, _, _ = gpu_layer(4096, k, act, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
+    x = torch.randn(300, k, device="cuda").to(act)
+    first = run_gemm(x, *args, config=cfg)
+    for _ in range(30):
+        assert torch.equal(first, run_gemm(x, *args, config=cfg))
