@@ -316,8 +316,9 @@ def test_wgmma_kernel_refuses_configs_that_failed_validation():
     p = pack_weights(q, s)
     x = torch.randn(4, 256, device=DEVICE).to(torch.bfloat16)
     for cfg in (Config("wgmma", block_m=128, block_n=128, block_k=128, num_warps=8),
-                Config("wgmma", block_m=256, block_n=64, block_k=128, num_warps=4)):
-        with pytest.raises(ValueError, match="validated for num_warps=4 and block_m <= 128"):
+                Config("wgmma", block_m=256, block_n=64, block_k=128, num_warps=4),
+                Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3)):
+        with pytest.raises(ValueError, match="validated for num_warps=4, block_m <= 128 and num_stages=4"):
             run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
                      config=cfg)
 
