@@ -94,16 +94,17 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 #   no split-K, while the grid has at most two programs per SM: 5-35% faster than the
 #   Triton 256-row tile there, 16% slower at 14336x4096 (3.4 programs per SM), which keeps
 #   the Triton tile.
-# Split-K keeps at least WGMMA_MIN_K_TILES K tiles a split (4096x4096, M = 64: 17.8 us at
-# 16 tiles a split against 18.7 at 8).
-WGMMA_TABLE: dict[int, tuple[float, Config]] = {
-    16: (2.0, Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4)),
-    32: (2.0, Config("wgmma", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4)),
-    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4)),
-    256: (1.0, Config("wgmma", block_m=128, block_n=64, block_k=128, num_warps=4, num_stages=4)),
+# Entries: bucket -> (programs per SM for split-K, config, fewest K tiles a split). The
+# 64-row tile keeps at least 16 K tiles a split (4096x4096, M = 64: 17.8 us at 16 tiles a
+# split against 18.7 at 8); the 16-row tile is faster split finer (14.0 us at 8 against
+# 15.2 at 16).
+WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
+    16: (2.0, Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
+    32: (2.0, Config("wgmma", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
+    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4), 16),
+    256: (1.0, Config("wgmma", block_m=128, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
 }
 WGMMA_MAX_PROGRAMS_PER_SM = 2  # M <= 256: past this many tiles per SM, the Triton tile
-WGMMA_MIN_K_TILES = 16
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
@@ -166,16 +167,17 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
     bucket = m_bucket(m)
     waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
+    min_k_tiles = 2
     if "strategy" not in dict(overrides):
         if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms:
             cfg = GEMV
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
         elif wgmma and bucket in WGMMA_TABLE:
-            w_waves, w_cfg = WGMMA_TABLE[bucket]
+            w_waves, w_cfg, w_min_k_tiles = WGMMA_TABLE[bucket]
             tiles = -(-m // w_cfg.block_m) * -(-n // w_cfg.block_n)
             if bucket != 256 or tiles <= WGMMA_MAX_PROGRAMS_PER_SM * num_sms:
-                waves, cfg = w_waves, w_cfg
+                waves, cfg, min_k_tiles = w_waves, w_cfg, w_min_k_tiles
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":
         return cfg
@@ -183,6 +185,5 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(tile_k, cfg.block_k), split_k=1)
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
-        min_k_tiles = WGMMA_MIN_K_TILES if cfg.strategy == "wgmma" else 2
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles))
     return cfg

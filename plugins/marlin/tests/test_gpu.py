@@ -191,7 +191,7 @@ def test_gemv_and_chunked_under_graph_capture(cfg):
         assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
 
 
-WGMMA = [cfg for _, cfg in configs.WGMMA_TABLE.values()]  # the table's tiles
+WGMMA = [cfg for _, cfg, _ in configs.WGMMA_TABLE.values()]  # the table's tiles
 
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),

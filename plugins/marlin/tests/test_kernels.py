@@ -305,6 +305,7 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
     assert pick(512, 8192, 8192).strategy == "fused" and pick(1024, 8192, 8192).strategy == "dequant"
     if ready:
         assert pick(64, 4096, 4096).split_k == 2  # at least 16 K tiles of 128 a split
+        assert pick(16, 4096, 4096).split_k == 4  # the 16-row tile: about two programs an SM
         assert pick(256, 4096, 4096).split_k == 1 and pick(256, 4096, 4096).block_m == 128
     configs.choose.cache_clear()
 
