@@ -6,13 +6,14 @@ Triton's ``tl.dot`` cannot do that overlap for an A operand computed in the loop
 for every wgmma before the next decode starts (bench/notes_marlin.md, round 16).
 
 Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``).
-Activations and weight tiles arrive by TMA into a ring of ``STAGES`` shared buffers.
-Imported only on sm_90 GPUs (Gluon's API is tied to the Triton release).
+Activations, weight tiles and scale bytes arrive by TMA into a ring of ``STAGES`` shared
+buffers. Imported only on sm_90 GPUs with Triton 3.6.x (Gluon's API is tied to the
+release), and used only when enabled (``kernel.GLUON``) in the validated shapes
+(``configs.WGMMA_TABLE``; ``kernel._wgmma`` refuses others: some failed on the H100).
 """
 
 from __future__ import annotations
 
-import triton
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import mbarrier, tma, warpgroup_mma, warpgroup_mma_wait
@@ -224,4 +225,4 @@ def descriptors(x, q, d, block_m: int, block_n: int, block_k: int):
             TensorDescriptor(d, list(d.shape), list(d.stride()), [8, block_n], d_layout))
 
 
-__all__ = ["mx_w8a16_wgmma", "descriptors", "shared_layouts", "triton"]
+__all__ = ["mx_w8a16_wgmma", "descriptors", "shared_layouts"]

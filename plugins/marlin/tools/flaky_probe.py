@@ -1,5 +1,8 @@
-"""Probe for output elements the Gluon kernel does not write (a device-only debugging aid):
-the caching allocator hands run_gemm's output the block of a NaN-filled tensor just freed."""
+"""Probe for output elements the Gluon kernel leaves unwritten or wrong (a device-only
+debugging aid): the caching allocator hands run_gemm's output the block of a NaN-filled
+tensor just freed. It ran at ``0cbafc5`` (``bench/results/marlin_round16_flaky_h100_nan.txt``:
+three stages with M = 300 failed); since ``0295467`` ``run_gemm`` refuses those shapes, so
+check that commit out to run it as it was."""
 import itertools
 
 import torch

@@ -14,6 +14,10 @@ variant checked against the float32 reference before it is timed:
 - ``mid``: M = 64 tiles.
 - ``large``: M = 256 and 1024, the fused kernel and dequantize + cuBLAS.
 
+Rounds 16-16d (the Gluon kernel) each ran at their own commit (16: ``7af62c2``, 16b:
+``0458194``, 16c: ``7a6e93d``, 16d: ``b5d4a50``); check it out to run one again: since
+``0295467`` ``run_gemm`` refuses the Gluon shapes that failed validation.
+
 cuBLAS bf16 ``F.linear`` is timed in the same run. Every timing is taken twice (two
 passes over all variants) to show the spread. Timing as in ``bench/bench_gemm.py``:
 CUDA-graph replay, L2 flushed by a 256 MiB read before each replay, median of CUDA events.
