@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
-from triton.experimental.gluon.language.nvidia.hopper import mbarrier, tma, warpgroup_mma, warpgroup_mma_wait
+from triton.experimental.gluon.language.nvidia.hopper import (fence_async_shared, mbarrier, tma, warpgroup_mma,
+                                                              warpgroup_mma_wait)
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from ._triton import _ASM_FP16_BITS_TO_BF16
@@ -159,6 +160,9 @@ def mx_w8a16_wgmma(
     bars = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
     for s in gl.static_range(STAGES):
         mbarrier.init(bars.index(s), count=1)
+    # The barriers were initialised through the generic proxy; TMA completes them through
+    # the async proxy, which must see the initialisation first.
+    fence_async_shared()
     for s in gl.static_range(STAGES - 1):
         _issue(w_desc, x_desc, d_desc, bars.index(s), w_bufs.index(s), x_bufs.index(s), d_bufs.index(s),
                kt_begin + s, n0, m0, NP, TK, BLOCK_K, s < count)

@@ -1,0 +1,68 @@
+"""Validation sweep of the Gluon kernel's shapes on an sm_90 GPU (a program, not a test):
+every output written (the output's memory is NaN before each call), within the error bound
+of the float32 reference, and bit-identical over repeats. It launches the kernel directly
+(``kernel._launch_wgmma``), so it also runs the shapes ``run_gemm`` refuses.
+
+    python plugins/marlin/tools/gluon_validate.py [--repeats 10] > gluon_validate.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+
+import torch
+
+from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
+from mxfp8_marlin import _triton
+from mxfp8_marlin.configs import Config, fit_block_k
+from mxfp8_marlin.kernel import _launch_wgmma
+from mxfp8_marlin.packing import pack_weights
+
+SHAPES = [  # (block_m, block_n, block_k, warps, stages): the table's and the ones that failed in round 16
+    (16, 64, 128, 4, 4), (32, 64, 128, 4, 4), (64, 64, 128, 4, 4),
+    (64, 64, 128, 4, 3), (128, 64, 128, 4, 4), (128, 64, 128, 4, 3), (256, 64, 128, 4, 3),
+    (128, 128, 128, 8, 3), (256, 128, 64, 8, 3), (64, 64, 256, 4, 3),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=10)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    bad_total = 0
+    for (n, k), act in itertools.product(((4096, 320), (4096, 4096), (4993, 96)), (torch.bfloat16, torch.float16)):
+        q, s = quantize_mxfp8(torch.randn(n, k, device="cuda") * 0.02)
+        p = pack_weights(q, s)
+        w32 = dequantize_mxfp8(q, s, torch.float32)
+        tk = p["marlin_weight"].shape[2]
+        tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
+        for shape, m, split in itertools.product(SHAPES, (1, 17, 64, 256, 300), (1, 3)):
+            bm, bn, bk, warps, stages = shape
+            cfg = Config("wgmma", bm, bn, fit_block_k(tk, bk), split, 8, warps, stages)
+            x = torch.randn(m, k, device="cuda").to(act)
+            ref = x.float() @ w32.T
+            first, problems = None, []
+            for _ in range(args.repeats):
+                junk = torch.full((m, n), float("nan"), dtype=act, device="cuda")
+                del junk
+                y = _launch_wgmma(_triton, x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, act, cfg)
+                nan = int(torch.isnan(y).sum())
+                err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
+                if nan or not err <= tol:
+                    problems.append(f"nan={nan} err={err:.3g}")
+                if first is None:
+                    first = y
+                elif not torch.equal(first, y):
+                    problems.append("differs")
+            bad_total += bool(problems)
+            print(f"{'BAD ' if problems else 'ok  '}N={n} K={k} {str(act)[6:]} M={m} {cfg.describe()} "
+                  f"{'; '.join(sorted(set(problems)))}", flush=True)
+    print(f"# {bad_total} bad", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
