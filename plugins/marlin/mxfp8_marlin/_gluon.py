@@ -89,7 +89,8 @@ def _issue(w_desc, x_desc, d_desc, bar, w_buf, x_buf, d_buf, kt, n0, m0, NP, TK:
 @gluon.jit
 def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
           TK: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-          DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr):
+          DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr,
+          IN_FLIGHT: gl.constexpr, REFILL_LAG: gl.constexpr):
     """K tile ``i`` of this program: decode it, start its wgmma, wait for the previous one,
     refill that one's stage. Returns the accumulator and the decoded tile, which the next
     step keeps alive (as ``w_prev``) until the wgmma reading it is known complete: else its
@@ -107,10 +108,10 @@ def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, 
     w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
     acc = warpgroup_mma(w, x_bufs.index(stage).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
     # Wait for the previous tile's wgmma; this one runs on while the next tile decodes.
-    acc, w_prev = warpgroup_mma_wait(num_outstanding=1, deps=(acc, w_prev))
+    acc, w_prev = warpgroup_mma_wait(num_outstanding=IN_FLIGHT, deps=(acc, w_prev))
     # Every warp is past the previous wgmma: its stage can be refilled.
     gl.thread_barrier()
-    nxt = i + STAGES - 1
+    nxt = i + STAGES - REFILL_LAG
     ns = nxt % STAGES
     _issue(w_desc, x_desc, d_desc, bars.index(ns), w_bufs.index(ns), x_bufs.index(ns), d_bufs.index(ns),
            kt_begin + nxt, n0, m0, NP, TK, BLOCK_K, nxt < count)
@@ -124,6 +125,7 @@ def mx_w8a16_wgmma(
     HAS_BIAS: gl.constexpr, TK: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
     SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
+    IN_FLIGHT: gl.constexpr = 1, REFILL_LAG: gl.constexpr = 1,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
@@ -163,7 +165,7 @@ def mx_w8a16_wgmma(
     # The barriers were initialised through the generic proxy; TMA completes them through
     # the async proxy, which must see the initialisation first.
     fence_async_shared()
-    for s in gl.static_range(STAGES - 1):
+    for s in gl.static_range(STAGES - REFILL_LAG):
         _issue(w_desc, x_desc, d_desc, bars.index(s), w_bufs.index(s), x_bufs.index(s), d_bufs.index(s),
                kt_begin + s, n0, m0, NP, TK, BLOCK_K, s < count)
 
@@ -173,10 +175,10 @@ def mx_w8a16_wgmma(
     acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
     w = gl.zeros([BLOCK_N, BLOCK_K], DOT, a_layout)
     acc, w = _step(acc, w, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, 0, kt_begin, count, n0, m0, NP,
-                   TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, False)
+                   TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, False, IN_FLIGHT, REFILL_LAG)
     for i in range(1, count):
         acc, w = _step(acc, w, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
-                       TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, True)
+                       TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, True, IN_FLIGHT, REFILL_LAG)
     acc, w = warpgroup_mma_wait(num_outstanding=0, deps=(acc, w))
     for s in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(s))

@@ -4,6 +4,7 @@ of the float32 reference, and bit-identical over repeats. It launches the kernel
 (``kernel._launch_wgmma``), so it also runs the shapes ``run_gemm`` refuses.
 
     python plugins/marlin/tools/gluon_validate.py [--repeats 10] > gluon_validate.txt
+    python plugins/marlin/tools/gluon_validate.py --only 64,64,128,4,3 --ms 300 --in-flight 0  # a variant
 """
 
 from __future__ import annotations
@@ -30,7 +31,13 @@ SHAPES = [  # (block_m, block_n, block_k, warps, stages): the table's and the on
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--only", default="", help="tile shapes BM,BN,BK,warps,stages separated by ';' (default: SHAPES)")
+    ap.add_argument("--ms", default="1,17,64,256,300")
+    ap.add_argument("--in-flight", type=int, default=1, help="wgmma groups left running at each wait")
+    ap.add_argument("--refill-lag", type=int, default=1, help="K tiles between a stage's use and its refill")
     args = ap.parse_args()
+    shapes = [tuple(int(v) for v in t.split(",")) for t in args.only.split(";")] if args.only else SHAPES
+    ms = [int(v) for v in args.ms.split(",")]
     torch.manual_seed(0)
     bad_total = 0
     for (n, k), act in itertools.product(((4096, 320), (4096, 4096), (4993, 96)), (torch.bfloat16, torch.float16)):
@@ -39,7 +46,7 @@ def main() -> int:
         w32 = dequantize_mxfp8(q, s, torch.float32)
         tk = p["marlin_weight"].shape[2]
         tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
-        for shape, m, split in itertools.product(SHAPES, (1, 17, 64, 256, 300), (1, 3)):
+        for shape, m, split in itertools.product(shapes, ms, (1, 3)):
             bm, bn, bk, warps, stages = shape
             cfg = Config("wgmma", bm, bn, fit_block_k(tk, bk), split, 8, warps, stages)
             x = torch.randn(m, k, device="cuda").to(act)
@@ -48,7 +55,8 @@ def main() -> int:
             for _ in range(args.repeats):
                 junk = torch.full((m, n), float("nan"), dtype=act, device="cuda")
                 del junk
-                y = _launch_wgmma(_triton, x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, act, cfg)
+                y = _launch_wgmma(_triton, x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, act, cfg,
+                                  args.in_flight, args.refill_lag)
                 nan = int(torch.isnan(y).sum())
                 err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
                 if nan or not err <= tol:
@@ -60,7 +68,7 @@ def main() -> int:
             bad_total += bool(problems)
             print(f"{'BAD ' if problems else 'ok  '}N={n} K={k} {str(act)[6:]} M={m} {cfg.describe()} "
                   f"{'; '.join(sorted(set(problems)))}", flush=True)
-    print(f"# {bad_total} bad", flush=True)
+    print(f"# {bad_total} bad (in_flight={args.in_flight}, refill_lag={args.refill_lag})", flush=True)
     return 0
 
 
