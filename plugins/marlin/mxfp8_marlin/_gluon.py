@@ -125,7 +125,7 @@ def mx_w8a16_wgmma(
     HAS_BIAS: gl.constexpr, TK: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
     SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
-    IN_FLIGHT: gl.constexpr = 1, REFILL_LAG: gl.constexpr = 1,
+    IN_FLIGHT: gl.constexpr = 0, REFILL_LAG: gl.constexpr = 1,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in

@@ -355,7 +355,7 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
 
-def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 1, refill_lag: int = 1):
+def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, refill_lag: int = 1):
     """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others, and
     pipeline variants: ``in_flight`` wgmma groups left running at each wait, stages refilled
     ``refill_lag`` K tiles after their use)."""

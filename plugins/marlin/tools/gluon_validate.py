@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--only", default="", help="tile shapes BM,BN,BK,warps,stages separated by ';' (default: SHAPES)")
     ap.add_argument("--ms", default="1,17,64,256,300")
-    ap.add_argument("--in-flight", type=int, default=1, help="wgmma groups left running at each wait")
+    ap.add_argument("--in-flight", type=int, default=0, help="wgmma groups left running at each wait")
     ap.add_argument("--refill-lag", type=int, default=1, help="K tiles between a stage's use and its refill")
     args = ap.parse_args()
     shapes = [tuple(int(v) for v in t.split(",")) for t in args.only.split(";")] if args.only else SHAPES
