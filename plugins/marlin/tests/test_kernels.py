@@ -297,13 +297,17 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
     configs.choose.cache_clear()
     pick = lambda m, n, k: configs.choose(m, n, k, 132, tile_k=512, wgmma=ready)  # noqa: E731
     want = "wgmma" if ready else "fused"
-    for m in (2, 16, 17, 32, 64, 128):
+    for m in (2, 16, 17, 32):
         assert pick(m, 4096, 4096).strategy == want, m
+    for m in (33, 64, 128):
+        assert pick(m, 8192, 8192).strategy == want, m
+        assert pick(m, 4096, 4096).strategy == "fused", m  # small weights keep the Triton tile
     assert pick(1, 14336, 4096).strategy == "gemv"  # the CUDA-core kernel keeps M = 1
     assert pick(256, 8192, 8192).strategy == "fused"  # the 128-row Gluon tile failed validation
     assert pick(512, 8192, 8192).strategy == "fused" and pick(1024, 8192, 8192).strategy == "dequant"
     if ready:
-        assert pick(64, 4096, 4096).split_k == 2  # at least 16 K tiles of 128 a split
+        assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
+        assert pick(64, 8192, 8192).split_k == 2
         assert pick(16, 4096, 4096).split_k == 4  # the 16-row tile: about two programs an SM
     configs.choose.cache_clear()
 
