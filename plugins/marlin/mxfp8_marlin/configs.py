@@ -82,8 +82,8 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
     (1 << 62, 0.0, Config("dequant")),
 )
 
-# On sm_90 (Hopper) with the Triton release it was measured on (kernel.wgmma_ready), unless
-# turned off (kernel.GLUON, MXFP8_MARLIN_GLUON=0): the Gluon kernel (``_gluon.py``: every
+# Opt-in (kernel.GLUON, MXFP8_MARLIN_GLUON=1), on sm_90 (Hopper) with the Triton release it
+# was measured on (kernel.wgmma_ready): the Gluon kernel (``_gluon.py``: every
 # tile by TMA, the weights decoded from shared memory straight into the wgmma A-operand
 # registers), one warpgroup a program, four stages, about two programs per SM (H100,
 # rounds 16-16e):

@@ -318,9 +318,11 @@ def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
 # releases: the kernel is used only with the release it was written for and measured on.
 GLUON_TRITON = "3.6."
 _GLUON_RELEASE_OK: bool | None = None
-# The heuristic uses the Gluon kernel (configs.WGMMA_TABLE) where it runs, unless
-# MXFP8_MARLIN_GLUON=0 (read at import) or this flag is set to False.
-GLUON = os.environ.get("MXFP8_MARLIN_GLUON", "").strip() != "0"
+# The heuristic uses the Gluon kernel (configs.WGMMA_TABLE) only when asked to:
+# MXFP8_MARLIN_GLUON=1 (read at import), or set this flag. Its final pipeline passed the
+# validation sweep and the benchmark's checks on the H100, but not yet a whole-suite run
+# (the session's device time ran out), so it is not the default yet.
+GLUON = os.environ.get("MXFP8_MARLIN_GLUON", "").strip() == "1"
 
 
 def wgmma_ready(device: torch.device, interpret: bool) -> bool:
