@@ -1,15 +1,17 @@
-"""A Hopper (sm_90) kernel for the marlin plugin in Triton's Gluon dialect: the weight
-tile decoded in registers straight into the wgmma A-operand layout, and each K tile's
-decode overlapped with the previous tile's asynchronous wgmma (``warpgroup_mma_wait(1)``).
+"""A Hopper (sm_90) kernel for the marlin plugin in Triton's Gluon dialect: every tile
+(weights, activations, scale bytes) by TMA into a ring of ``STAGES`` shared buffers, and
+the weight tile decoded from shared memory straight into the wgmma A-operand registers.
 
-Triton's ``tl.dot`` cannot do that overlap for an A operand computed in the loop: it waits
-for every wgmma before the next decode starts (bench/notes_marlin.md, round 16).
+Each wgmma is waited for before the next tile is decoded (``IN_FLIGHT = 0``). The design
+left one in flight to overlap it with the next decode (``IN_FLIGHT = 1``, which Triton's
+``tl.dot`` cannot do for a computed operand), but on the H100 that corrupted outputs in
+some shapes, and the overlap was worth little where it worked (bench/notes_marlin.md,
+round 16e); the two knobs stay for ``tools/gluon_validate.py``.
 
 Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``).
-Activations, weight tiles and scale bytes arrive by TMA into a ring of ``STAGES`` shared
-buffers. Imported only on sm_90 GPUs with Triton 3.6.x (Gluon's API is tied to the
-release), and used only when enabled (``kernel.GLUON``) in the validated shapes
-(``configs.WGMMA_TABLE``; ``kernel._wgmma`` refuses others: some failed on the H100).
+Imported only on sm_90 GPUs with Triton 3.6.x (Gluon's API is tied to the release), and
+used only when enabled (``kernel.GLUON``) in the benchmarked shapes
+(``configs.WGMMA_TABLE``; ``kernel._wgmma`` refuses others).
 """
 
 from __future__ import annotations
@@ -91,11 +93,10 @@ def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, 
           TK: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
           DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr,
           IN_FLIGHT: gl.constexpr, REFILL_LAG: gl.constexpr):
-    """K tile ``i`` of this program: decode it, start its wgmma, wait for the previous one,
-    refill that one's stage. Returns the accumulator and the decoded tile, which the next
-    step keeps alive (as ``w_prev``) until the wgmma reading it is known complete: else its
-    registers could be reused while that wgmma still reads them (seen on the H100 as
-    results that differ between runs)."""
+    """K tile ``i`` of this program: decode it, run its wgmma, wait until at most
+    ``IN_FLIGHT`` wgmmas run, refill the stage used ``REFILL_LAG`` tiles ago. Returns the
+    accumulator and the decoded tile, which the next step passes to its wait (as
+    ``w_prev``) so that its registers stay reserved while a wgmma may still read them."""
     stage = i % STAGES
     mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
     q = w_bufs.index(stage).load(a_layout)
@@ -107,9 +108,8 @@ def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, 
     f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
     w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
     acc = warpgroup_mma(w, x_bufs.index(stage).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
-    # Wait for the previous tile's wgmma; this one runs on while the next tile decodes.
     acc, w_prev = warpgroup_mma_wait(num_outstanding=IN_FLIGHT, deps=(acc, w_prev))
-    # Every warp is past the previous wgmma: its stage can be refilled.
+    # Every warp is past the wgmma that read the stage to refill.
     gl.thread_barrier()
     nxt = i + STAGES - REFILL_LAG
     ns = nxt % STAGES

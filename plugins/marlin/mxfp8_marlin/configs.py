@@ -87,10 +87,10 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 # tile by TMA, the weights decoded from shared memory straight into the wgmma A-operand
 # registers), one warpgroup a program, four stages, about two programs per SM (H100,
 # rounds 16-16e):
-# - M <= 16 and M <= 32: 16 or 32 activation rows x 64 weight rows x 128: 2-5% faster than
-#   the mma.sync tile at M <= 16 (the CUDA-core kernel keeps M = 1), up to 16% faster than
-#   the Triton swap tile at M = 32;
-# - M <= 128, weights past SMALL_WEIGHT: 64 x 64 x 128: 16-26% faster than the Triton swap
+# - M <= 16 and M <= 32: 16 or 32 activation rows x 64 weight rows x 128: 1-5% faster than
+#   the mma.sync tile at M <= 16 (the CUDA-core kernel keeps M = 1); at M = 32 up to 16%
+#   faster than the Triton swap tile (measured with the earlier, overlapping pipeline);
+# - M <= 128, weights past SMALL_WEIGHT: 64 x 64 x 128: 16-25% faster than the Triton swap
 #   tile at M = 64 (1.46-1.47x cuBLAS); at 4096x4096 it is 6% slower, so small weights
 #   keep the Triton tile. At least 16 K tiles a split (the 16-row tile is faster split finer).
 # Each wgmma is waited for before the next tile is decoded: leaving one in flight (to
