@@ -22,7 +22,9 @@ from triton.experimental.gluon.language.nvidia.hopper import (fence_async_shared
                                                               warpgroup_mma_wait)
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from ._triton import _ASM_FP16_BITS_TO_BF16
+from ._triton import _ASM_FP16_BITS_TO_BF16, tile_order
+
+_tile_order = gluon.jit(tile_order.fn)  # the Triton kernel's program order, in Gluon
 
 
 @gluon.jit
@@ -132,16 +134,8 @@ def mx_w8a16_wgmma(
     ``_triton.mx_w8a16_gemm`` (float32 partials, the last program of a tile sums them in
     a fixed order). The scale bytes come by TMA with the tile: a plain load still in flight
     would hold up the release fence of every refill."""
-    pid = gl.program_id(0)
+    pid_m, pid_n, tiles_n = _tile_order(gl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
     pid_k = gl.program_id(1)
-    tiles_m = (M + BLOCK_M - 1) // BLOCK_M
-    tiles_n = (N + BLOCK_N - 1) // BLOCK_N
-    per_group = GROUP_N * tiles_m
-    group = pid // per_group
-    first_n = group * GROUP_N
-    group_size = gl.minimum(tiles_n - first_n, GROUP_N)
-    pid_n = first_n + (pid % per_group) % group_size
-    pid_m = (pid % per_group) // group_size
     n0 = pid_n * BLOCK_N
     m0 = pid_m * BLOCK_M
 

@@ -126,6 +126,21 @@ def _q_col(k0, stride_qt, TK: tl.constexpr):
     return tl.multiple_of(tl.cast(k0 // TK, tl.int64) * stride_qt + k0 % TK, 32)
 
 
+@triton.jit
+def tile_order(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_N: tl.constexpr):
+    """Program ``pid``'s output tile ``(pid_m, pid_n)`` and the count of N tiles, in grouped
+    order: consecutive programs share GROUP_N weight tiles and walk M (also used by the
+    Gluon kernel, ``_gluon.py``)."""
+    tiles_m = (M + BLOCK_M - 1) // BLOCK_M
+    tiles_n = (N + BLOCK_N - 1) // BLOCK_N
+    per_group = GROUP_N * tiles_m
+    first_n = (pid // per_group) * GROUP_N
+    group_size = tl.minimum(tiles_n - first_n, GROUP_N)
+    pid_n = first_n + (pid % per_group) % group_size
+    pid_m = (pid % per_group) // group_size
+    return pid_m, pid_n, tiles_n
+
+
 @triton.jit(do_not_specialize=["M", "SPLIT_K"])
 def mx_w8a16_gemm(
     x_ptr, q_ptr, d_ptr, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
@@ -154,17 +169,8 @@ def mx_w8a16_gemm(
     (deterministic), applies the epilogue, and resets the counter to 0.
     """
     G: tl.constexpr = BLOCK_K // 32
-    pid = tl.program_id(0)
+    pid_m, pid_n, tiles_n = tile_order(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
     pid_k = tl.program_id(1)
-    tiles_m = (M + BLOCK_M - 1) // BLOCK_M
-    tiles_n = (N + BLOCK_N - 1) // BLOCK_N
-    # Grouped order: consecutive programs share GROUP_N weight tiles and walk M.
-    per_group = GROUP_N * tiles_m
-    group = pid // per_group
-    first_n = group * GROUP_N
-    group_size = tl.minimum(tiles_n - first_n, GROUP_N)
-    pid_n = first_n + (pid % per_group) % group_size
-    pid_m = (pid % per_group) // group_size
 
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
