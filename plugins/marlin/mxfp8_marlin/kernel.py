@@ -189,6 +189,15 @@ def _dummies(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return pair
 
 
+def _split_k_buffers(device: torch.device, tiles: int, split: int, cfg: configs.Config):
+    """The float32 partials workspace and the tile counters of a split-K launch; without a
+    split, stand-ins of the same pointer types (unused, and no second compilation)."""
+    if split > 1:
+        ws = torch.empty(tiles * split * cfg.block_n * cfg.block_m, dtype=torch.float32, device=device)
+        return ws, _tile_counters(device, tiles)
+    return _dummies(device)
+
+
 def _properties(device: torch.device):
     """The CUDA device's properties, read once (run_gemm needs them on every call)."""
     index = device.index if device.index is not None else torch.cuda.current_device()
@@ -276,11 +285,7 @@ def run_gemm(
 
     y = torch.empty((m, n), dtype=out_dtype, device=device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
-    if cfg.split_k > 1:
-        ws = torch.empty(tiles * cfg.split_k * cfg.block_n * cfg.block_m, dtype=torch.float32, device=device)
-        cnt = _tile_counters(device, tiles)
-    else:  # unused; same pointer types as the split path, so no second compilation
-        ws, cnt = _dummies(device)
+    ws, cnt = _split_k_buffers(device, tiles, cfg.split_k, cfg)
     bias_arg = y if bias is None else bias.contiguous()
     kern.mx_w8a16_gemm[(tiles, cfg.split_k)](
         x, q, d, rs, bias_arg, y, ws, cnt,
@@ -372,11 +377,7 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, r
     split = triton_cdiv(k_tiles, per_split)
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
-    if split > 1:
-        ws = torch.empty(tiles * split * cfg.block_n * cfg.block_m, dtype=torch.float32, device=x.device)
-        cnt = _tile_counters(x.device, tiles)
-    else:
-        ws, cnt = _dummies(x.device)
+    ws, cnt = _split_k_buffers(x.device, tiles, split, cfg)
     x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, cfg.block_n, cfg.block_k)
     dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
     _gluon.mx_w8a16_wgmma[(tiles, split)](
