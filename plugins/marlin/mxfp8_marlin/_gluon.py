@@ -26,6 +26,8 @@ from ._triton import _ASM_FP16_BITS_TO_BF16, tile_order
 
 _tile_order = gluon.jit(tile_order.fn)  # the Triton kernel's program order, in Gluon
 
+PINGPONG_ROWS = 64  # weight rows of one consumer warpgroup of mx_w8a16_wgmma_ws
+
 
 @gluon.jit
 def _decode_scaled(q, f, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, DOT: gl.constexpr):
@@ -180,31 +182,184 @@ def mx_w8a16_wgmma(
     offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if SPLIT_K == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS)
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
     else:
-        tile = pid_m * tiles_n + pid_n
-        offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
-        tile_ws = ws_ptr + tile.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
-        gl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
-        gl.thread_barrier()  # every partial stored before one thread releases the counter
-        arrived = gl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
-        if arrived == SPLIT_K - 1:
-            total = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
-            for part in range(SPLIT_K):
-                total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
-            gl.store(cnt_ptr + tile, 0)
-            _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS)
+        _split_k_fixup(acc, pid_m * tiles_n + pid_n, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+                       offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma)
 
 
 @gluon.jit
-def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS: gl.constexpr):
+def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP,
+             TK: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr):
+    """The loader warp of ``mx_w8a16_wgmma_ws``: each K tile's activations, and per consumer
+    its 64 weight rows and their scale bytes, by TMA into the next free stage."""
+    HALF: gl.constexpr = w_desc.block_type.shape[0]
+    nbytes: gl.constexpr = x_desc.block_type.nbytes + CONSUMERS * (w_desc.block_type.nbytes + d_desc.block_type.nbytes)
+    for i in range(count):
+        s = i % STAGES
+        # A stage is free again once every consumer has arrived on it (from its second use).
+        mbarrier.wait(empty.index(s), ((i // STAGES) + 1) & 1, pred=i >= STAGES)
+        k0 = (kt_begin + i) * BLOCK_K
+        bar = ready.index(s)
+        mbarrier.expect(bar, nbytes)
+        tma.async_copy_global_to_shared(x_desc, [m0, k0], bar, x_bufs.index(s))
+        for c in gl.static_range(CONSUMERS):
+            tma.async_copy_global_to_shared(w_desc, [(k0 // TK) * NP + n0 + c * HALF, k0 % TK], bar,
+                                            w_bufs.index(s * CONSUMERS + c))
+            tma.async_copy_global_to_shared(d_desc, [k0 // 32, n0 + c * HALF], bar, d_bufs.index(s * CONSUMERS + c))
+
+
+@gluon.jit
+def _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, i, C: gl.constexpr, CONSUMERS: gl.constexpr,
+                   HALF: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr,
+                   a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr):
+    """K tile ``i`` of consumer ``C``: decode its weight rows, wgmma (when its turn comes),
+    wait for it, release the stage."""
+    s = i % STAGES
+    mbarrier.wait(ready.index(s), (i // STAGES) & 1)
+    q = w_bufs.index(s * CONSUMERS + C).load(a_layout)
+    d8 = d_bufs.index(s * CONSUMERS + C).permute((1, 0)).load(_rows8_layout(f_layout, HALF, BLOCK_K // 32).type.layout)
+    d = gl.convert_layout(_first_groups(d8, HALF, BLOCK_K // 32), f_layout, assert_trivial=True)
+    e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
+    f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
+    w = _decode_scaled(q, gl.expand_dims(f, 2), HALF, BLOCK_K, DOT)
+    if CONSUMERS == 2:
+        # Take turns issuing (consumer 0 tile 0, consumer 1 tile 0, consumer 0 tile 1, ...):
+        # left alone, the two run in phase and decode at the same time, idling the tensor
+        # cores; in turn, one decodes while the other's wgmma runs.
+        if C == 0:
+            mbarrier.wait(turns.index(0), (i - 1) & 1, pred=i > 0)
+        else:
+            mbarrier.wait(turns.index(1), i & 1)
+    acc = warpgroup_mma(w, x_bufs.index(s).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
+    if CONSUMERS == 2:
+        mbarrier.arrive(turns.index(1 - C))
+    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
+    gl.thread_barrier()  # this consumer's four warps are past the stage (a named barrier)
+    mbarrier.arrive(empty.index(s))
+    return acc
+
+
+@gluon.jit
+def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0, M, N,
+                stride_ym, tile, pid_k, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
+                HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
+    """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: weight rows
+    ``n0 + C * HALF`` onwards of the tile, then their epilogue (or split-K partial)."""
+    DOT: gl.constexpr = x_bufs.dtype
+    mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_M, 16])
+    a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
+    f_layout: gl.constexpr = gl.SliceLayout(2, _factor_layout(a_layout, HALF, BLOCK_K).type.layout)
+    acc = gl.zeros([HALF, BLOCK_M], gl.float32, mma)
+    # First K tile peeled off, as in mx_w8a16_wgmma (else ptxas serializes the wgmmas).
+    acc = _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, 0, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT,
+                         a_layout, f_layout, False)
+    for i in range(1, count):
+        acc = _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, i, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT,
+                             a_layout, f_layout, True)
+    n_c = n0 + C * HALF
+    offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
+    offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
+    if SPLIT_K == 1:
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
+    else:
+        _split_k_fixup(acc, tile * CONSUMERS + C, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+                       offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma)
+
+
+@gluon.jit(do_not_specialize=["M", "SPLIT_K"])
+def mx_w8a16_wgmma_ws(
+    x_desc, w_desc, d_desc, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
+    M, N, K, NP, stride_ym,
+    HAS_BIAS: gl.constexpr, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
+    SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
+    num_warps: gl.constexpr, CONSUMER_REGS: gl.constexpr = 232,
+):
+    """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
+    by TMA; ``CONSUMERS`` (1 or 2) warpgroups, each with its own 64 weight rows of the
+    ``64 * CONSUMERS``-row tile, decode and multiply, each waiting for its own wgmma. The
+    consumers do not wait for each other (only the loader waits, for both, to refill a
+    stage), so one decodes while the other's wgmma runs: the overlap that a wgmma left in
+    flight was meant to give, without leaving one in flight (see the module docstring)."""
+    gl.static_assert(num_warps == 4, "the default partition is consumer 0, one warpgroup")
+    HALF: gl.constexpr = w_desc.block_type.shape[0]
+    BLOCK_N: gl.constexpr = HALF * CONSUMERS
+    pid_m, pid_n, tiles_n = _tile_order(gl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
+    pid_k = gl.program_id(1)
+    n0 = pid_n * BLOCK_N
+    m0 = pid_m * BLOCK_M
+    k_tiles = K // BLOCK_K
+    per_split = (k_tiles + SPLIT_K - 1) // SPLIT_K
+    kt_begin = pid_k * per_split
+    count = gl.minimum(kt_begin + per_split, k_tiles) - kt_begin
+    tile = pid_m * tiles_n + pid_n
+
+    x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
+    w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES * CONSUMERS, HALF, BLOCK_K], w_desc.layout)
+    gl.static_assert(BLOCK_K <= 256, "a K tile holds at most 8 MX blocks (one scale tile)")
+    d_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES * CONSUMERS, 8, HALF], d_desc.layout)
+    ready = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    empty = gl.allocate_shared_memory(gl.int64, [STAGES, 1], mbarrier.MBarrierLayout())
+    turns = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+    for s in gl.static_range(STAGES):
+        mbarrier.init(ready.index(s), count=1)
+        mbarrier.init(empty.index(s), count=CONSUMERS)
+    for c in gl.static_range(2):
+        mbarrier.init(turns.index(c), count=1)
+    fence_async_shared()
+
+    # (Argument tuples written out: constexprs in a tuple built by concatenation arrive as tensors.)
+    if CONSUMERS == 2:
+        gl.warp_specialize([
+            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
+                           M, N, stride_ym, tile, pid_k, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
+            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
+                           M, N, stride_ym, tile, pid_k, SPLIT_K, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
+            (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP, TK,
+                        BLOCK_K, STAGES, CONSUMERS)),
+        ], [4, 1], [CONSUMER_REGS, 40])
+    else:
+        gl.warp_specialize([
+            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
+                           M, N, stride_ym, tile, pid_k, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
+            (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP, TK,
+                        BLOCK_K, STAGES, CONSUMERS)),
+        ], [1], [40])
+
+
+@gluon.jit
+def _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, n0, m0, M, N,
+                   stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
+                   mma: gl.constexpr):
+    """Store this split's float32 partial of the tile; the last split to arrive sums all of
+    them in split order (deterministic) and runs the epilogue."""
+    offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
+    tile_ws = ws_ptr + tile.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
+    gl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
+    gl.thread_barrier()  # every partial stored before one thread releases the counter
+    arrived = gl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
+    if arrived == SPLIT_K - 1:
+        total = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
+        for part in range(SPLIT_K):
+            total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+        gl.store(cnt_ptr + tile, 0)
+        _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
+
+
+@gluon.jit
+def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr):
+    """Rows ``offs_n`` x columns ``offs_m`` of the output (starting at column ``m0``), scaled
+    by the row scales, plus bias, in y's dtype."""
     rows_n = gl.minimum(offs_n, N - 1)
     out = acc * gl.expand_dims(gl.load(rs_ptr + rows_n), 1)
     if HAS_BIAS:
         out += gl.expand_dims(gl.load(bias_ptr + rows_n).to(gl.float32), 1)
-    y_ptrs = y_ptr + gl.expand_dims(offs_m, 0).to(gl.int64) * stride_ym + gl.expand_dims(offs_n, 1)
+    # 32-bit offsets from the tile's first row (a tile spans at most 256 rows of y, far
+    # below 2**31 elements): 64-bit pointers per element made ptxas spill the 256-row tile.
+    tile_y = y_ptr + m0.to(gl.int64) * stride_ym
+    offs = gl.expand_dims(offs_m - m0, 0) * stride_ym + gl.expand_dims(offs_n, 1)
     mask = (gl.expand_dims(offs_m, 0) < M) & (gl.expand_dims(offs_n, 1) < N)
-    gl.store(y_ptrs, out.to(y_ptr.dtype.element_ty), mask=mask)
+    gl.store(tile_y + offs, out.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 def shared_layouts(block_m: int, block_n: int, block_k: int, act_dtype):
@@ -225,4 +380,4 @@ def descriptors(x, q, d, block_m: int, block_n: int, block_k: int):
             TensorDescriptor(d, list(d.shape), list(d.stride()), [8, block_n], d_layout))
 
 
-__all__ = ["mx_w8a16_wgmma", "descriptors", "shared_layouts"]
+__all__ = ["mx_w8a16_wgmma", "mx_w8a16_wgmma_ws", "descriptors", "shared_layouts"]

@@ -27,8 +27,9 @@ BLOCK = 32
 
 @dataclass(frozen=True)
 class Config:
-    # "fused" (the Triton GEMM), "wgmma" (the Gluon GEMM, sm_90 only), "gemv" (CUDA cores,
-    # M <= 4 a launch) or "dequant" (+ cuBLAS)
+    # "fused" (the Triton GEMM), "wgmma" (the Gluon GEMM, sm_90 only), "pingpong" (its
+    # warp-specialized form for large M), "gemv" (CUDA cores, M <= 4 a launch) or
+    # "dequant" (+ cuBLAS)
     strategy: str
     block_m: int = 16
     block_n: int = 64
@@ -50,8 +51,8 @@ class Config:
         if self.strategy == "gemv":
             return (f"gemv BM{self.block_m} BN{self.block_n} BK{self.block_k} w{self.num_warps} "
                     f"{self.decode or 'default'}")
-        if self.strategy == "wgmma":
-            return (f"wgmma BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k} G{self.group_n} "
+        if self.strategy in ("wgmma", "pingpong"):
+            return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k} G{self.group_n} "
                     f"w{self.num_warps} s{self.num_stages}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
@@ -101,6 +102,30 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
     32: (2.0, Config("wgmma", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
     128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4), 16),
 }
+
+# M > 128 on sm_90 (with the wgmma kernel enabled): the warp-specialized Gluon kernel
+# (``_gluon.mx_w8a16_wgmma_ws``): a loader warp feeds two consumer warpgroups of 64 weight
+# rows each by TMA; they take turns on the tensor cores, so one decodes while the other's
+# wgmma runs. One program per SM, tiles of BLOCK_M activation rows x 128 weight rows x 64.
+# Measured on the H100 (round 17, bench/notes_marlin.md):
+# - 128 < M <= 256: 128-row tiles below N = 8192 (split-K fills the GPU), 256-row tiles
+#   from there on: 5-18% faster than the Triton swap tile;
+# - M > 256 while the grid of 256-row tiles fits in two waves: 8-19% faster than
+#   dequantize + cuBLAS at M = 1024 (0.81-0.87x cuBLAS against 0.72-0.75x), 3% slower at
+#   14336x4096 (3.4 waves); past two waves (M = 4096) dequantize + cuBLAS wins.
+PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
+PINGPONG_256 = replace(PINGPONG_128, block_m=256)
+PINGPONG_MAX_WAVES = 2
+
+
+def pingpong_for(m: int, n: int, num_sms: int) -> Config | None:
+    """The warp-specialized kernel's tile for ``m > 128`` rows, or None where the table's
+    other strategies measured faster."""
+    if m <= 256:
+        return PINGPONG_256 if n >= 8192 else PINGPONG_128
+    tiles = -(-m // PINGPONG_256.block_m) * -(-n // PINGPONG_256.block_n)
+    return PINGPONG_256 if tiles <= PINGPONG_MAX_WAVES * num_sms else None
+
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
@@ -167,6 +192,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if "strategy" not in dict(overrides):
         if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms:
             cfg = GEMV
+        elif wgmma and m > 128 and pingpong_for(m, n, num_sms) is not None:
+            waves, cfg, min_k_tiles = 1.0, pingpong_for(m, n, num_sms), 4
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
         elif wgmma and bucket in WGMMA_TABLE and (bucket != 128 or n * k > SMALL_WEIGHT):

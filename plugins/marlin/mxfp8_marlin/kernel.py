@@ -280,7 +280,7 @@ def run_gemm(
     if cfg.strategy == "gemv":
         return _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec)
 
-    if cfg.strategy == "wgmma":
+    if cfg.strategy in ("wgmma", "pingpong"):
         return _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
     y = torch.empty((m, n), dtype=out_dtype, device=device)
@@ -323,11 +323,11 @@ def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
 # releases: the kernel is used only with the release it was written for and measured on.
 GLUON_TRITON = "3.6."
 _GLUON_RELEASE_OK: bool | None = None
-# The heuristic uses the Gluon kernel (configs.WGMMA_TABLE) only when asked to:
-# MXFP8_MARLIN_GLUON=1 (read at import), or set this flag. Its final pipeline passed the
-# validation sweep and the benchmark's checks on the H100, but not yet a whole-suite run
-# (the session's device time ran out), so it is not the default yet.
-GLUON = os.environ.get("MXFP8_MARLIN_GLUON", "").strip() == "1"
+# On sm_90 with that release the heuristic uses the Gluon kernels (configs.WGMMA_TABLE,
+# configs.pingpong_for); they passed the whole suite on the H100 as the default (round 17).
+# MXFP8_MARLIN_GLUON=0 in the environment (read at import), or this flag set to False,
+# keeps the Triton kernels everywhere.
+GLUON = os.environ.get("MXFP8_MARLIN_GLUON", "1").strip() != "0"
 
 
 def wgmma_ready(device: torch.device, interpret: bool) -> bool:
@@ -352,7 +352,12 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     if not wgmma_ready(x.device, kern.INTERPRET):
         raise ValueError(f"marlin: the 'wgmma' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
                          f"{GLUON_TRITON}x (got {x.device}); use the 'fused' strategy")
-    if cfg.num_warps != 4 or cfg.block_m > 64 or cfg.num_stages != 4:
+    if cfg.strategy == "pingpong":
+        if cfg.num_warps != 4 or cfg.block_n not in (64, 128) or cfg.block_m not in (64, 128, 256):
+            raise ValueError(f"marlin: the 'pingpong' kernel takes num_warps=4 (a consumer warpgroup), "
+                             f"block_n 64 or 128 (one or two consumers) and block_m 64, 128 or 256 "
+                             f"(got {cfg.describe()})")
+    elif cfg.num_warps != 4 or cfg.block_m > 64 or cfg.num_stages != 4:
         # The shapes benchmarked and validated for the table (round 16; the validation
         # sweep, tools/gluon_validate.py, also passed 128/256-row tiles, two warpgroups and
         # three stages, but their speed with the final pipeline was not measured).
@@ -364,7 +369,8 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
 def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, refill_lag: int = 1):
     """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others, and
     pipeline variants: ``in_flight`` wgmma groups left running at each wait, stages refilled
-    ``refill_lag`` K tiles after their use)."""
+    ``refill_lag`` K tiles after their use). ``cfg.strategy == "pingpong"``: the
+    warp-specialized kernel, one consumer warpgroup per 64 rows of ``cfg.block_n``."""
     from . import _gluon
 
     m, k = x.shape
@@ -377,11 +383,22 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, r
     split = triton_cdiv(k_tiles, per_split)
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
+    dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
+    common = (rs, y if bias is None else bias.contiguous(), y)
+    if cfg.strategy == "pingpong":
+        half = _gluon.PINGPONG_ROWS
+        ws, cnt = _split_k_buffers(x.device, tiles * (cfg.block_n // half), split, replace(cfg, block_n=half))
+        x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, half, cfg.block_k)
+        _gluon.mx_w8a16_wgmma_ws[(tiles, split)](
+            x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
+            HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, SPLIT_K=split,
+            GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half, num_warps=4,
+        )
+        return y
     ws, cnt = _split_k_buffers(x.device, tiles, split, cfg)
     x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, cfg.block_n, cfg.block_k)
-    dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
     _gluon.mx_w8a16_wgmma[(tiles, split)](
-        x_desc, w_desc, d_desc, rs, y if bias is None else bias.contiguous(), y, ws, cnt,
+        x_desc, w_desc, d_desc, *common, ws, cnt,
         m, n, k, q.shape[1], y.stride(0),
         HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, DOT=dot, num_warps=cfg.num_warps,

@@ -191,7 +191,7 @@ def test_gemv_and_chunked_under_graph_capture(cfg):
         assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
 
 
-WGMMA = [cfg for _, cfg, _ in configs.WGMMA_TABLE.values()]  # the table's tiles
+WGMMA = [cfg for _, cfg, _ in configs.WGMMA_TABLE.values()] + [configs.PINGPONG_128, configs.PINGPONG_256]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
@@ -239,14 +239,14 @@ def test_wgmma_kernel_repeats_exactly(cfg, act, k):
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("n,k", [(4993, 32), (4993, 96), (8192, 320), (4993, 4096), (8192, 4096)])
 def test_table_writes_every_output_right_under_stress(n, k, act, monkeypatch):
-    """Through the heuristic (so the Gluon tiles for M <= 256 here): every output element
-    written (the output's memory is NaN before each call) and right, three calls each,
-    partial tiles in M and N. Other shapes of the kernel left elements unwritten or wrong
+    """Through the heuristic (so the Gluon tiles, the warp-specialized one past M = 128):
+    every output element written (the output's memory is NaN before each call) and right,
+    three calls each, partial tiles in M and N. Other shapes of the kernel left elements unwritten or wrong
     (tools/flaky_probe.py); this guards the table's."""
     monkeypatch.setattr(kernel_module, "GLUON", True)
     layer, kernel, w32 = gpu_layer(n, k, act, True)
     args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
-    for m in (1, 5, 16, 17, 31, 33, 64, 100, 128, 129, 200):
+    for m in (1, 5, 16, 17, 31, 33, 64, 100, 128, 129, 200, 256, 300, 1000):
         x = torch.randn(m, k, device="cuda").to(act)
         ref = x.float() @ w32.T + layer.bias.float()
         first = None

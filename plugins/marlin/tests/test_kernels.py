@@ -279,9 +279,10 @@ def test_default_decode_follows_the_measured_rule(monkeypatch, capability):
 @pytest.mark.parametrize("capability,release,ready", [((9, 0), "3.6.0", True), ((9, 0), "3.9.0", False),
                                                       ((8, 9), "3.6.0", False), ((10, 0), "3.6.0", False)])
 def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capability, release, ready):
-    """The Gluon kernel is chosen for 32 < M <= 128 and large weights only where it was
-    measured (sm_90, Triton 3.6); everywhere else the Triton swap tile, and asking for it
-    elsewhere is a clear error, not a fallback."""
+    """The Gluon kernels are chosen only where they were measured (sm_90, Triton 3.6): up to
+    M = 32, up to 128 for large weights, and the warp-specialized one past 128 while its
+    grid fits in two waves; everywhere else the Triton tiles or dequantize + cuBLAS, and
+    asking for them elsewhere is a clear error, not a fallback."""
     from types import SimpleNamespace
 
     from mxfp8_marlin import configs
@@ -303,8 +304,15 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(m, 8192, 8192).strategy == want, m
         assert pick(m, 4096, 4096).strategy == "fused", m  # small weights keep the Triton tile
     assert pick(1, 14336, 4096).strategy == "gemv"  # the CUDA-core kernel keeps M = 1
-    assert pick(256, 8192, 8192).strategy == "fused"  # the 128-row Gluon tile failed validation
-    assert pick(512, 8192, 8192).strategy == "fused" and pick(1024, 8192, 8192).strategy == "dequant"
+    # M > 128: the warp-specialized kernel while its grid fits in two waves, else as before.
+    large = "pingpong" if ready else "fused"
+    assert pick(256, 4096, 4096).strategy == large and pick(1024, 8192, 8192).strategy == (
+        "pingpong" if ready else "dequant")
+    assert pick(4096, 4096, 4096).strategy == "dequant" and pick(1024, 14336, 4096).strategy == "dequant"
+    if ready:
+        assert pick(256, 4096, 4096).block_m == 128 and pick(256, 4096, 4096).split_k == 2
+        assert pick(200, 14336, 4096).block_m == 256 and pick(200, 14336, 4096).split_k == 1
+        assert pick(2048, 4096, 4096).block_m == 256 and pick(2304, 4096, 4096).strategy == "dequant"
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
         assert pick(64, 8192, 8192).split_k == 2
@@ -322,6 +330,12 @@ def test_wgmma_kernel_refuses_configs_that_failed_validation():
                 Config("wgmma", block_m=128, block_n=64, block_k=128, num_warps=4),
                 Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=3)):
         with pytest.raises(ValueError, match="validated for num_warps=4, block_m <= 64 and num_stages=4"):
+            run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
+                     config=cfg)
+    for cfg in (Config("pingpong", block_m=256, block_n=192, block_k=64, num_warps=4),
+                Config("pingpong", block_m=32, block_n=128, block_k=64, num_warps=4),
+                Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=8)):
+        with pytest.raises(ValueError, match="'pingpong' kernel takes num_warps=4"):
             run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
                      config=cfg)
 

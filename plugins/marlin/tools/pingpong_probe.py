@@ -1,0 +1,138 @@
+"""The warp-specialized Gluon kernel (``strategy="pingpong"``) on an sm_90 GPU, in one
+device call (a program, not a test): first a validation sweep (every output written,
+within the error bound of the float32 reference, bit-identical over repeats), then its
+speed at M = 256, 1024 and 4096 on the benchmark's four shapes against cuBLAS bf16 and the
+current table (``run_gemm`` without a config). Timing as in ``bench/bench_gemm.py``.
+
+    python plugins/marlin/tools/pingpong_probe.py [--configs 256,128,64,4;...] [--skip-validate] > probe.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
+from mxfp8_marlin import _triton, configs
+from mxfp8_marlin.kernel import _launch_wgmma, num_sms, run_gemm
+from mxfp8_marlin.packing import pack_weights
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+
+SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
+CONFIGS = "256,128,64,4;256,128,64,3;128,128,64,4;128,128,64,6;256,64,64,4;128,64,64,4"
+
+
+def pingpong(bm: int, bn: int, bk: int, stages: int, split: int = 1) -> configs.Config:
+    return configs.Config("pingpong", block_m=bm, block_n=bn, block_k=bk, split_k=split, num_warps=4,
+                          num_stages=stages)
+
+
+def validate(cfgs, repeats: int) -> int:
+    torch.manual_seed(0)
+    bad = 0
+    for (n, k), act in itertools.product(((4096, 4096), (4993, 320), (1000, 4096)), (torch.bfloat16, torch.float16)):
+        q, s = quantize_mxfp8(torch.randn(n, k, device="cuda") * 0.02)
+        p = pack_weights(q, s)
+        w32 = dequantize_mxfp8(q, s, torch.float32)
+        bias = torch.randn(n, device="cuda").to(act)
+        tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
+        for cfg0, m, split in itertools.product(cfgs, (1, 17, 256, 300, 1024), (1, 3)):
+            cfg = pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k, cfg0.num_stages, split)
+            x = torch.randn(m, k, device="cuda").to(act)
+            with_bias = split == 3
+            ref = x.float() @ w32.T + (bias.float() if with_bias else 0)
+            first, problems = None, []
+            for _ in range(repeats):
+                junk = torch.full((m, n), float("nan"), dtype=act, device="cuda")
+                del junk
+                y = _launch_wgmma(_triton, x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"],
+                                  bias if with_bias else None, act, cfg)
+                nan = int(torch.isnan(y).sum())
+                err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
+                if nan or not err <= tol:
+                    problems.append(f"nan={nan} err={err:.3g}")
+                if first is None:
+                    first = y
+                elif not torch.equal(first, y):
+                    problems.append("differs")
+            bad += bool(problems)
+            print(f"{'BAD ' if problems else 'ok  '}N={n} K={k} {str(act)[6:]} M={m} bias={with_bias} "
+                  f"{cfg.describe()} {'; '.join(sorted(set(problems)))}", flush=True)
+    print(f"# validation: {bad} bad", flush=True)
+    return bad
+
+
+def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) -> None:
+    torch.manual_seed(0)
+    flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
+    sms = num_sms(torch.device("cuda"))
+    rows = []
+    for n, k in SHAPES:
+        w = torch.randn(n, k, device="cuda") * 0.02
+        q, s = quantize_mxfp8(w)
+        p = pack_weights(q, s)
+        args = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
+        w32 = dequantize_mxfp8(q, s, torch.float32)
+        wb = w.to(torch.bfloat16)
+        tol = 2 * 2.0**-8 + k * 2.0**-24
+        for m in ms:
+            x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
+            ref = x.float() @ w32.T
+            base = graph_time_us(lambda: F.linear(x, wb), 30, flush)
+            table_cfg = configs.choose(m, n, k, sms, tile_k=args[0].shape[2])
+            cands = [("table " + table_cfg.describe(), None)]
+            for cfg0, waves in itertools.product(cfgs, waves_list):
+                split = configs.fit_split_k(m, n, k, cfg0, sms, waves, 4)
+                cands.append((f"{pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k, cfg0.num_stages, split).describe()}"
+                               f" waves{waves:g}", pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k,
+                                                            cfg0.num_stages, split)))
+            seen = set()
+            for name, cfg in cands:
+                if name.split(" waves")[0] in seen:
+                    continue
+                seen.add(name.split(" waves")[0])
+                fn = lambda cfg=cfg: run_gemm(x, *args, None, x.dtype, config=cfg)  # noqa: E731
+                row = {"N": n, "K": k, "M": m, "variant": name, "cublas_us": base}
+                try:
+                    y = fn()
+                    row["err"] = float((y.float() - ref).norm() / ref.norm())
+                    row["us"] = graph_time_us(fn, 30, flush)
+                    flag = "" if row["err"] <= tol else " BAD"
+                    print(f"{n:>5}x{k:<5} M={m:<5} {name:58s} {row['us']:8.1f} us  x{base / row['us']:5.2f}  "
+                          f"(cuBLAS {base:7.1f})  err={row['err']:.1e}{flag}", flush=True)
+                except Exception as exc:  # noqa: BLE001
+                    row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+                    print(f"{n:>5}x{k:<5} M={m:<5} {name:58s} {row['error'][:200]}", flush=True)
+                rows.append(row)
+    Path(out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--configs", default=CONFIGS, help="BM,BN,BK,stages separated by ';'")
+    ap.add_argument("--ms", default="256,1024,4096")
+    ap.add_argument("--waves", default="1")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-validate", action="store_true")
+    ap.add_argument("--validate-only", action="store_true")
+    ap.add_argument("--out", default="pingpong_probe.json")
+    args = ap.parse_args()
+    cfgs = [pingpong(*(int(v) for v in c.split(","))) for c in args.configs.split(";")]
+    print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
+    if not args.skip_validate:
+        validate(cfgs, args.repeats)
+    if not args.validate_only:
+        speed(cfgs, args.out, tuple(int(v) for v in args.ms.split(",")), tuple(float(v) for v in args.waves.split(",")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
