@@ -108,23 +108,26 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 # rows each by TMA; they take turns on the tensor cores, so one decodes while the other's
 # wgmma runs. One program per SM, tiles of BLOCK_M activation rows x 128 weight rows x 64.
 # Measured on the H100 (round 17, bench/notes_marlin.md):
-# - 128 < M <= 256: 128-row tiles below N = 8192 (split-K fills the GPU), 256-row tiles
-#   from there on: 5-18% faster than the Triton swap tile;
-# - M > 256 while the grid of 256-row tiles fits in two waves: 8-19% faster than
-#   dequantize + cuBLAS at M = 1024 (0.81-0.87x cuBLAS against 0.72-0.75x), 3% slower at
-#   14336x4096 (3.4 waves); past two waves (M = 4096) dequantize + cuBLAS wins.
+# - the 256-row tile is the faster one (up to 30%) unless split-K must cut K into runs of
+#   fewer than 64 K tiles to fill the GPU: then the 128-row tile (fewer splits, a smaller
+#   split-K fix-up);
+# - M <= 512: faster than the Triton swap tile and dequantize + cuBLAS everywhere measured;
+# - M > 512 only while the grid of 256-row tiles fits in two waves: past that (M = 4096,
+#   and 14336x4096 at M = 1024) dequantize + cuBLAS is as fast or faster.
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MAX_WAVES = 2
+PINGPONG_MIN_K_TILES = 64
 
 
-def pingpong_for(m: int, n: int, num_sms: int) -> Config | None:
+def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
     """The warp-specialized kernel's tile for ``m > 128`` rows, or None where the table's
-    other strategies measured faster."""
-    if m <= 256:
-        return PINGPONG_256 if n >= 8192 else PINGPONG_128
+    other strategies measured as fast or faster."""
     tiles = -(-m // PINGPONG_256.block_m) * -(-n // PINGPONG_256.block_n)
-    return PINGPONG_256 if tiles <= PINGPONG_MAX_WAVES * num_sms else None
+    if m > 512 and tiles > PINGPONG_MAX_WAVES * num_sms:
+        return None
+    split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
+    return PINGPONG_256 if k // PINGPONG_256.block_k // split >= PINGPONG_MIN_K_TILES else PINGPONG_128
 
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
@@ -192,8 +195,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if "strategy" not in dict(overrides):
         if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms:
             cfg = GEMV
-        elif wgmma and m > 128 and pingpong_for(m, n, num_sms) is not None:
-            waves, cfg, min_k_tiles = 1.0, pingpong_for(m, n, num_sms), 4
+        elif wgmma and m > 128 and pingpong_for(m, n, k, num_sms) is not None:
+            waves, cfg, min_k_tiles = 1.0, pingpong_for(m, n, k, num_sms), 4
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
         elif wgmma and bucket in WGMMA_TABLE and (bucket != 128 or n * k > SMALL_WEIGHT):

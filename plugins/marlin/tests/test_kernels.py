@@ -309,9 +309,11 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
     assert pick(256, 4096, 4096).strategy == large and pick(1024, 8192, 8192).strategy == (
         "pingpong" if ready else "dequant")
     assert pick(4096, 4096, 4096).strategy == "dequant" and pick(1024, 14336, 4096).strategy == "dequant"
-    if ready:
+    if ready:  # 256-row tiles unless split-K would leave fewer than 64 K tiles a split
         assert pick(256, 4096, 4096).block_m == 128 and pick(256, 4096, 4096).split_k == 2
         assert pick(200, 14336, 4096).block_m == 256 and pick(200, 14336, 4096).split_k == 1
+        assert pick(512, 4096, 4096).block_m == 128 and pick(512, 4096, 14336).block_m == 256
+        assert pick(512, 4096, 14336).split_k == 2
         assert pick(2048, 4096, 4096).block_m == 256 and pick(2304, 4096, 4096).strategy == "dequant"
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
@@ -332,7 +334,7 @@ def test_wgmma_kernel_refuses_configs_that_failed_validation():
         with pytest.raises(ValueError, match="validated for num_warps=4, block_m <= 64 and num_stages=4"):
             run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
                      config=cfg)
-    for cfg in (Config("pingpong", block_m=256, block_n=192, block_k=64, num_warps=4),
+    for cfg in (Config("pingpong", block_m=256, block_n=256, block_k=64, num_warps=4),
                 Config("pingpong", block_m=32, block_n=128, block_k=64, num_warps=4),
                 Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=8)):
         with pytest.raises(ValueError, match="'pingpong' kernel takes num_warps=4"):

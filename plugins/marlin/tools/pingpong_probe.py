@@ -1,8 +1,8 @@
 """The warp-specialized Gluon kernel (``strategy="pingpong"``) on an sm_90 GPU, in one
 device call (a program, not a test): first a validation sweep (every output written,
 within the error bound of the float32 reference, bit-identical over repeats), then its
-speed at M = 256, 1024 and 4096 on the benchmark's four shapes against cuBLAS bf16 and the
-current table (``run_gemm`` without a config). Timing as in ``bench/bench_gemm.py``.
+speed on the benchmark's four shapes against cuBLAS bf16, the default (``run_gemm``
+without a config), the table without the Gluon kernels, and dequantize + cuBLAS. Timing as in ``bench/bench_gemm.py``.
 
     python plugins/marlin/tools/pingpong_probe.py [--configs 256,128,64,4;...] [--skip-validate] > probe.txt
 """
@@ -87,8 +87,10 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) ->
             x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
             ref = x.float() @ w32.T
             base = graph_time_us(lambda: F.linear(x, wb), 30, flush)
-            table_cfg = configs.choose(m, n, k, sms, tile_k=args[0].shape[2])
-            cands = [("table " + table_cfg.describe(), None)]
+            tk = args[0].shape[2]
+            new, old = (configs.choose(m, n, k, sms, tile_k=tk, wgmma=g) for g in (True, False))
+            cands = [("default " + new.describe(), None), ("Triton table " + old.describe(), old),
+                     ("dequant+cublas", configs.Config("dequant"))]
             for cfg0, waves in itertools.product(cfgs, waves_list):
                 split = configs.fit_split_k(m, n, k, cfg0, sms, waves, 4)
                 cands.append((f"{pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k, cfg0.num_stages, split).describe()}"
