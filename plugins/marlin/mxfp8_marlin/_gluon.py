@@ -1,6 +1,8 @@
-"""A Hopper (sm_90) kernel for the marlin plugin in Triton's Gluon dialect: every tile
+"""Hopper (sm_90) kernels for the marlin plugin in Triton's Gluon dialect: every tile
 (weights, activations, scale bytes) by TMA into a ring of ``STAGES`` shared buffers, and
 the weight tile decoded from shared memory straight into the wgmma A-operand registers.
+``mx_w8a16_wgmma``: one or two warpgroups in step, for M <= 128. ``mx_w8a16_wgmma_ws``:
+warp-specialized (a loader warp, consumer warpgroups taking turns), for larger M.
 
 Each wgmma is waited for before the next tile is decoded (``IN_FLIGHT = 0``). The design
 left one in flight to overlap it with the next decode (``IN_FLIGHT = 1``, which Triton's
@@ -10,8 +12,8 @@ round 16e); the two knobs stay for ``tools/gluon_validate.py``.
 
 Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``).
 Imported only on sm_90 GPUs with Triton 3.6.x (Gluon's API is tied to the release), and
-used only when enabled (``kernel.GLUON``) in the benchmarked shapes
-(``configs.WGMMA_TABLE``; ``kernel._wgmma`` refuses others).
+used (unless ``kernel.GLUON`` is off) in the benchmarked shapes (``configs.WGMMA_TABLE``,
+``configs.pingpong_for``; ``kernel._wgmma`` refuses other tile shapes).
 """
 
 from __future__ import annotations

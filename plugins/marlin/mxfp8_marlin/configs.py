@@ -83,8 +83,8 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
     (1 << 62, 0.0, Config("dequant")),
 )
 
-# Opt-in (kernel.GLUON, MXFP8_MARLIN_GLUON=1), on sm_90 (Hopper) with the Triton release it
-# was measured on (kernel.wgmma_ready): the Gluon kernel (``_gluon.py``: every
+# On sm_90 (Hopper) with the Triton release it was measured on (kernel.wgmma_ready; off
+# with kernel.GLUON = False, MXFP8_MARLIN_GLUON=0): the Gluon kernel (``_gluon.py``: every
 # tile by TMA, the weights decoded from shared memory straight into the wgmma A-operand
 # registers), one warpgroup a program, four stages, about two programs per SM (H100,
 # rounds 16-16e):
@@ -112,10 +112,12 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 #   fewer than 64 K tiles to fill the GPU: then the 128-row tile (fewer splits, a smaller
 #   split-K fix-up);
 # - M <= 512: faster than the Triton swap tile and dequantize + cuBLAS everywhere measured;
-# - M > 512 only while the grid of 256-row tiles fits in two waves: past that (M = 4096,
-#   and 14336x4096 at M = 1024) dequantize + cuBLAS is as fast or faster.
+# - 512 < M <= 1024 while the grid of 256-row tiles fits in two waves: 7-17% faster than
+#   dequantize + cuBLAS; with more waves (14336x4096) 4% slower, and at M = 2048 and 4096
+#   dequantize + cuBLAS is as fast or faster (its dequantization costs less per row).
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
+PINGPONG_MAX_M = 1024
 PINGPONG_MAX_WAVES = 2
 PINGPONG_MIN_K_TILES = 64
 
@@ -124,7 +126,7 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
     """The warp-specialized kernel's tile for ``m > 128`` rows, or None where the table's
     other strategies measured as fast or faster."""
     tiles = -(-m // PINGPONG_256.block_m) * -(-n // PINGPONG_256.block_n)
-    if m > 512 and tiles > PINGPONG_MAX_WAVES * num_sms:
+    if m > PINGPONG_MAX_M or (m > 512 and tiles > PINGPONG_MAX_WAVES * num_sms):
         return None
     split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
     return PINGPONG_256 if k // PINGPONG_256.block_k // split >= PINGPONG_MIN_K_TILES else PINGPONG_128

@@ -304,7 +304,7 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(m, 8192, 8192).strategy == want, m
         assert pick(m, 4096, 4096).strategy == "fused", m  # small weights keep the Triton tile
     assert pick(1, 14336, 4096).strategy == "gemv"  # the CUDA-core kernel keeps M = 1
-    # M > 128: the warp-specialized kernel while its grid fits in two waves, else as before.
+    # 128 < M <= 1024: the warp-specialized kernel (past 512 while its grid fits in two waves).
     large = "pingpong" if ready else "fused"
     assert pick(256, 4096, 4096).strategy == large and pick(1024, 8192, 8192).strategy == (
         "pingpong" if ready else "dequant")
@@ -314,7 +314,7 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(200, 14336, 4096).block_m == 256 and pick(200, 14336, 4096).split_k == 1
         assert pick(512, 4096, 4096).block_m == 128 and pick(512, 4096, 14336).block_m == 256
         assert pick(512, 4096, 14336).split_k == 2
-        assert pick(2048, 4096, 4096).block_m == 256 and pick(2304, 4096, 4096).strategy == "dequant"
+        assert pick(1024, 4096, 4096).block_m == 256 and pick(1025, 4096, 4096).strategy == "dequant"
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
         assert pick(64, 8192, 8192).split_k == 2

@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -30,9 +31,9 @@ SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 CONFIGS = "256,128,64,4;256,128,64,3;128,128,64,4;128,128,64,6;256,64,64,4;128,64,64,4"
 
 
-def pingpong(bm: int, bn: int, bk: int, stages: int, split: int = 1) -> configs.Config:
-    return configs.Config("pingpong", block_m=bm, block_n=bn, block_k=bk, split_k=split, num_warps=4,
-                          num_stages=stages)
+def pingpong(bm: int, bn: int, bk: int, stages: int, group_n: int = 8, split: int = 1) -> configs.Config:
+    return configs.Config("pingpong", block_m=bm, block_n=bn, block_k=bk, split_k=split, group_n=group_n,
+                          num_warps=4, num_stages=stages)
 
 
 def validate(cfgs, repeats: int) -> int:
@@ -45,7 +46,7 @@ def validate(cfgs, repeats: int) -> int:
         bias = torch.randn(n, device="cuda").to(act)
         tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
         for cfg0, m, split in itertools.product(cfgs, (1, 17, 256, 300, 1024), (1, 3)):
-            cfg = pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k, cfg0.num_stages, split)
+            cfg = replace(cfg0, split_k=split)
             x = torch.randn(m, k, device="cuda").to(act)
             with_bias = split == 3
             ref = x.float() @ w32.T + (bias.float() if with_bias else 0)
@@ -92,10 +93,8 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) ->
             cands = [("default " + new.describe(), None), ("Triton table " + old.describe(), old),
                      ("dequant+cublas", configs.Config("dequant"))]
             for cfg0, waves in itertools.product(cfgs, waves_list):
-                split = configs.fit_split_k(m, n, k, cfg0, sms, waves, 4)
-                cands.append((f"{pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k, cfg0.num_stages, split).describe()}"
-                               f" waves{waves:g}", pingpong(cfg0.block_m, cfg0.block_n, cfg0.block_k,
-                                                            cfg0.num_stages, split)))
+                cfg = replace(cfg0, split_k=configs.fit_split_k(m, n, k, cfg0, sms, waves, 4))
+                cands.append((f"{cfg.describe()} waves{waves:g}", cfg))
             seen = set()
             for name, cfg in cands:
                 if name.split(" waves")[0] in seen:
@@ -119,7 +118,7 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) ->
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--configs", default=CONFIGS, help="BM,BN,BK,stages separated by ';'")
+    ap.add_argument("--configs", default=CONFIGS, help="BM,BN,BK,stages[,group_n] separated by ';'")
     ap.add_argument("--ms", default="256,1024,4096")
     ap.add_argument("--waves", default="1")
     ap.add_argument("--repeats", type=int, default=3)
