@@ -32,6 +32,19 @@ PINGPONG_ROWS = 64  # weight rows of one consumer warpgroup of mx_w8a16_wgmma_ws
 
 
 @gluon.jit
+def _program_tile(M, N, K, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
+                  GROUP_N: gl.constexpr):
+    """This program's output tile (index, first weight row, first activation row) and its
+    split of K (split index, first K tile, K tile count; the host leaves no split empty)."""
+    pid_m, pid_n, tiles_n = _tile_order(gl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
+    pid_k = gl.program_id(1)
+    per_split = (K // BLOCK_K + SPLIT_K - 1) // SPLIT_K
+    kt_begin = pid_k * per_split
+    count = gl.minimum(kt_begin + per_split, K // BLOCK_K) - kt_begin
+    return pid_m * tiles_n + pid_n, pid_n * BLOCK_N, pid_m * BLOCK_M, pid_k, kt_begin, count
+
+
+@gluon.jit
 def _decode_scaled(q, f, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, DOT: gl.constexpr):
     """e4m3 bytes ``q [BLOCK_N, BLOCK_K]`` (any layout) times the per-32-block factors ``f``
     (``[BLOCK_N, BLOCK_K // 32, 1]``, DOT) -> DOT values in ``q``'s layout."""
@@ -138,15 +151,7 @@ def mx_w8a16_wgmma(
     ``_triton.mx_w8a16_gemm`` (float32 partials, the last program of a tile sums them in
     a fixed order). The scale bytes come by TMA with the tile: a plain load still in flight
     would hold up the release fence of every refill."""
-    pid_m, pid_n, tiles_n = _tile_order(gl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
-    pid_k = gl.program_id(1)
-    n0 = pid_n * BLOCK_N
-    m0 = pid_m * BLOCK_M
-
-    k_tiles = K // BLOCK_K
-    per_split = (k_tiles + SPLIT_K - 1) // SPLIT_K
-    kt_begin = pid_k * per_split
-    count = gl.minimum(kt_begin + per_split, k_tiles) - kt_begin
+    tile, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, SPLIT_K, BLOCK_M, BLOCK_N, BLOCK_K, GROUP_N)
 
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                   instr_shape=[16, BLOCK_M, 16])
@@ -186,7 +191,7 @@ def mx_w8a16_wgmma(
     if SPLIT_K == 1:
         _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
     else:
-        _split_k_fixup(acc, pid_m * tiles_n + pid_n, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+        _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
                        offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma)
 
 
@@ -279,22 +284,15 @@ def mx_w8a16_wgmma_ws(
 ):
     """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
     by TMA; ``CONSUMERS`` (1 or 2) warpgroups, each with its own 64 weight rows of the
-    ``64 * CONSUMERS``-row tile, decode and multiply, each waiting for its own wgmma. The
-    consumers do not wait for each other (only the loader waits, for both, to refill a
-    stage), so one decodes while the other's wgmma runs: the overlap that a wgmma left in
-    flight was meant to give, without leaving one in flight (see the module docstring)."""
+    ``64 * CONSUMERS``-row tile, decode and multiply, each waiting for its own wgmma. Two
+    consumers take turns issuing their wgmmas (``turns``), so one decodes while the
+    other's wgmma runs: the overlap that a wgmma left in flight was meant to give, without
+    leaving one in flight (see the module docstring). The loader refills a stage once
+    every consumer has released it."""
     gl.static_assert(num_warps == 4, "the default partition is consumer 0, one warpgroup")
     HALF: gl.constexpr = w_desc.block_type.shape[0]
     BLOCK_N: gl.constexpr = HALF * CONSUMERS
-    pid_m, pid_n, tiles_n = _tile_order(gl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
-    pid_k = gl.program_id(1)
-    n0 = pid_n * BLOCK_N
-    m0 = pid_m * BLOCK_M
-    k_tiles = K // BLOCK_K
-    per_split = (k_tiles + SPLIT_K - 1) // SPLIT_K
-    kt_begin = pid_k * per_split
-    count = gl.minimum(kt_begin + per_split, k_tiles) - kt_begin
-    tile = pid_m * tiles_n + pid_n
+    tile, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, SPLIT_K, BLOCK_M, BLOCK_N, BLOCK_K, GROUP_N)
 
     x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
     w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES * CONSUMERS, HALF, BLOCK_K], w_desc.layout)

@@ -28,6 +28,29 @@ SHAPES = [  # (block_m, block_n, block_k, warps, stages): the table's and the on
 ]
 
 
+def check_case(x, packed, w32, bias, cfg, repeats: int, tol: float, in_flight: int = 0,
+               refill_lag: int = 1) -> list[str]:
+    """Run ``cfg`` ``repeats`` times on NaN-filled output memory; the problems seen (NaN or
+    error over ``tol`` against the float32 reference, a run that differs from the first)."""
+    m, n = x.shape[0], w32.shape[0]
+    ref = x.float() @ w32.T + (bias.float() if bias is not None else 0)
+    first, problems = None, []
+    for _ in range(repeats):
+        junk = torch.full((m, n), float("nan"), dtype=x.dtype, device="cuda")
+        del junk  # the output reuses this block
+        y = _launch_wgmma(_triton, x, packed["marlin_weight"], packed["marlin_scale"], packed["marlin_row_scale"],
+                          bias, x.dtype, cfg, in_flight, refill_lag)
+        nan = int(torch.isnan(y).sum())
+        err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
+        if nan or not err <= tol:
+            problems.append(f"nan={nan} err={err:.3g}")
+        if first is None:
+            first = y
+        elif not torch.equal(first, y):
+            problems.append("differs")
+    return problems
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=10)
@@ -50,21 +73,7 @@ def main() -> int:
             bm, bn, bk, warps, stages = shape
             cfg = Config("wgmma", bm, bn, fit_block_k(tk, bk), split, 8, warps, stages)
             x = torch.randn(m, k, device="cuda").to(act)
-            ref = x.float() @ w32.T
-            first, problems = None, []
-            for _ in range(args.repeats):
-                junk = torch.full((m, n), float("nan"), dtype=act, device="cuda")
-                del junk
-                y = _launch_wgmma(_triton, x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, act, cfg,
-                                  args.in_flight, args.refill_lag)
-                nan = int(torch.isnan(y).sum())
-                err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
-                if nan or not err <= tol:
-                    problems.append(f"nan={nan} err={err:.3g}")
-                if first is None:
-                    first = y
-                elif not torch.equal(first, y):
-                    problems.append("differs")
+            problems = check_case(x, p, w32, None, cfg, args.repeats, tol, args.in_flight, args.refill_lag)
             bad_total += bool(problems)
             print(f"{'BAD ' if problems else 'ok  '}N={n} K={k} {str(act)[6:]} M={m} {cfg.describe()} "
                   f"{'; '.join(sorted(set(problems)))}", flush=True)

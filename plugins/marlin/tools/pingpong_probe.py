@@ -20,12 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
-from mxfp8_marlin import _triton, configs
-from mxfp8_marlin.kernel import _launch_wgmma, num_sms, run_gemm
+from mxfp8_marlin import configs
+from mxfp8_marlin.kernel import num_sms, run_gemm
 from mxfp8_marlin.packing import pack_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+from gluon_validate import check_case  # noqa: E402  (tools/: this script's own directory)
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 CONFIGS = "256,128,64,4;256,128,64,3;128,128,64,4;128,128,64,6;256,64,64,4;128,64,64,4"
@@ -49,21 +50,7 @@ def validate(cfgs, repeats: int) -> int:
             cfg = replace(cfg0, split_k=split)
             x = torch.randn(m, k, device="cuda").to(act)
             with_bias = split == 3
-            ref = x.float() @ w32.T + (bias.float() if with_bias else 0)
-            first, problems = None, []
-            for _ in range(repeats):
-                junk = torch.full((m, n), float("nan"), dtype=act, device="cuda")
-                del junk
-                y = _launch_wgmma(_triton, x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"],
-                                  bias if with_bias else None, act, cfg)
-                nan = int(torch.isnan(y).sum())
-                err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
-                if nan or not err <= tol:
-                    problems.append(f"nan={nan} err={err:.3g}")
-                if first is None:
-                    first = y
-                elif not torch.equal(first, y):
-                    problems.append("differs")
+            problems = check_case(x, p, w32, bias if with_bias else None, cfg, repeats, tol)
             bad += bool(problems)
             print(f"{'BAD ' if problems else 'ok  '}N={n} K={k} {str(act)[6:]} M={m} bias={with_bias} "
                   f"{cfg.describe()} {'; '.join(sorted(set(problems)))}", flush=True)
