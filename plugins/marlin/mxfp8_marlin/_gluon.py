@@ -96,6 +96,21 @@ def _first_groups(d8, BLOCK_N: gl.constexpr, G: gl.constexpr):
 
 
 @gluon.jit
+def _decode_stage(w_buf, d_buf, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, DOT: gl.constexpr,
+                  a_layout: gl.constexpr, f_layout: gl.constexpr):
+    """The weight tile in shared memory (e4m3 bytes ``w_buf``, scale bytes ``d_buf``),
+    decoded and scaled into the wgmma A-operand registers (``a_layout``)."""
+    q = w_buf.load(a_layout)
+    # TMA brings 8 scale rows (the tile's G and the next tile's): fewer rows would get an
+    # unswizzled NVMMA layout, which Triton 3.6 reads from other places than TMA writes.
+    d8 = d_buf.permute((1, 0)).load(_rows8_layout(f_layout, BLOCK_N, BLOCK_K // 32).type.layout)
+    d = gl.convert_layout(_first_groups(d8, BLOCK_N, BLOCK_K // 32), f_layout, assert_trivial=True)
+    e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
+    f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
+    return _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
+
+
+@gluon.jit
 def _issue(w_desc, x_desc, d_desc, bar, w_buf, x_buf, d_buf, kt, n0, m0, NP, TK: gl.constexpr,
            BLOCK_K: gl.constexpr, pred):
     """Start the TMA loads of K tile ``kt`` (weights, activations, scale bytes) into one stage."""
@@ -118,14 +133,7 @@ def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, 
     ``w_prev``) so that its registers stay reserved while a wgmma may still read them."""
     stage = i % STAGES
     mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
-    q = w_bufs.index(stage).load(a_layout)
-    # TMA brings 8 scale rows (the tile's G and the next tile's): fewer rows would get an
-    # unswizzled NVMMA layout, which Triton 3.6 reads from other places than TMA writes.
-    d8 = d_bufs.index(stage).permute((1, 0)).load(_rows8_layout(f_layout, BLOCK_N, BLOCK_K // 32).type.layout)
-    d = gl.convert_layout(_first_groups(d8, BLOCK_N, BLOCK_K // 32), f_layout, assert_trivial=True)
-    e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
-    f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
-    w = _decode_scaled(q, gl.expand_dims(f, 2), BLOCK_N, BLOCK_K, DOT)
+    w = _decode_stage(w_bufs.index(stage), d_bufs.index(stage), BLOCK_N, BLOCK_K, DOT, a_layout, f_layout)
     acc = warpgroup_mma(w, x_bufs.index(stage).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
     acc, w_prev = warpgroup_mma_wait(num_outstanding=IN_FLIGHT, deps=(acc, w_prev))
     # Every warp is past the wgmma that read the stage to refill.
@@ -224,12 +232,8 @@ def _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, i, C: gl.co
     wait for it, release the stage."""
     s = i % STAGES
     mbarrier.wait(ready.index(s), (i // STAGES) & 1)
-    q = w_bufs.index(s * CONSUMERS + C).load(a_layout)
-    d8 = d_bufs.index(s * CONSUMERS + C).permute((1, 0)).load(_rows8_layout(f_layout, HALF, BLOCK_K // 32).type.layout)
-    d = gl.convert_layout(_first_groups(d8, HALF, BLOCK_K // 32), f_layout, assert_trivial=True)
-    e = 239 - d.to(gl.int32) if DOT == gl.bfloat16 else 127 - d.to(gl.int32)
-    f = gl.where(e > 0, e << 23, 0).to(gl.float32, bitcast=True).to(DOT)
-    w = _decode_scaled(q, gl.expand_dims(f, 2), HALF, BLOCK_K, DOT)
+    w = _decode_stage(w_bufs.index(s * CONSUMERS + C), d_bufs.index(s * CONSUMERS + C), HALF, BLOCK_K, DOT,
+                      a_layout, f_layout)
     if CONSUMERS == 2:
         # Take turns issuing (consumer 0 tile 0, consumer 1 tile 0, consumer 0 tile 1, ...):
         # left alone, the two run in phase and decode at the same time, idling the tensor

@@ -197,8 +197,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if "strategy" not in dict(overrides):
         if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms:
             cfg = GEMV
-        elif wgmma and m > 128 and pingpong_for(m, n, k, num_sms) is not None:
-            waves, cfg, min_k_tiles = 1.0, pingpong_for(m, n, k, num_sms), 4
+        elif wgmma and m > 128 and (pingpong := pingpong_for(m, n, k, num_sms)) is not None:
+            waves, cfg, min_k_tiles = 1.0, pingpong, 4
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
         elif wgmma and bucket in WGMMA_TABLE and (bucket != 128 or n * k > SMALL_WEIGHT):

@@ -350,12 +350,13 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     """The Gluon kernel for sm_90 (``_gluon.py``): activations by TMA, so ``x`` must be
     contiguous with a 16-byte aligned start (copied when it is not)."""
     if not wgmma_ready(x.device, kern.INTERPRET):
-        raise ValueError(f"marlin: the 'wgmma' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
+        raise ValueError(f"marlin: the '{cfg.strategy}' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
                          f"{GLUON_TRITON}x (got {x.device}); use the 'fused' strategy")
     if cfg.strategy == "pingpong":
-        if cfg.num_warps != 4 or cfg.block_n not in (64, 128) or cfg.block_m not in (64, 128, 256):
+        # The tiles validated on the H100 (round 17a): 128 or 256 activation rows, one or two consumers.
+        if cfg.num_warps != 4 or cfg.block_n not in (64, 128) or cfg.block_m not in (128, 256):
             raise ValueError(f"marlin: the 'pingpong' kernel takes num_warps=4 (a consumer warpgroup), "
-                             f"block_n 64 or 128 (one or two consumers) and block_m 64, 128 or 256 "
+                             f"block_n 64 or 128 (one or two consumers) and block_m 128 or 256 "
                              f"(got {cfg.describe()})")
     elif cfg.num_warps != 4 or cfg.block_m > 64 or cfg.num_stages != 4:
         # The shapes benchmarked and validated for the table (round 16; the validation
@@ -383,7 +384,6 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, r
     split = triton_cdiv(k_tiles, per_split)
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
-    dot = kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16
     common = (rs, y if bias is None else bias.contiguous(), y)
     if cfg.strategy == "pingpong":
         half = _gluon.PINGPONG_ROWS
@@ -401,7 +401,8 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, r
         x_desc, w_desc, d_desc, *common, ws, cnt,
         m, n, k, q.shape[1], y.stride(0),
         HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-        SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, DOT=dot, num_warps=cfg.num_warps,
+        SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages,
+        DOT=kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16, num_warps=cfg.num_warps,
         IN_FLIGHT=in_flight, REFILL_LAG=refill_lag,
     )
     return y

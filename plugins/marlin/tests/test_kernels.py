@@ -336,6 +336,7 @@ def test_wgmma_kernel_refuses_configs_that_failed_validation():
                      config=cfg)
     for cfg in (Config("pingpong", block_m=256, block_n=256, block_k=64, num_warps=4),
                 Config("pingpong", block_m=32, block_n=128, block_k=64, num_warps=4),
+                Config("pingpong", block_m=64, block_n=128, block_k=64, num_warps=4),
                 Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=8)):
         with pytest.raises(ValueError, match="'pingpong' kernel takes num_warps=4"):
             run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
@@ -353,3 +354,6 @@ def test_wgmma_strategy_off_sm90_is_an_error():
     with pytest.raises(ValueError, match="'wgmma' strategy needs an sm_90 GPU"):
         run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
                  config=Config("wgmma", block_m=64, block_n=64, block_k=128))
+    with pytest.raises(ValueError, match="'pingpong' strategy needs an sm_90 GPU"):
+        run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
+                 config=Config("pingpong", block_m=128, block_n=128, block_k=64))
