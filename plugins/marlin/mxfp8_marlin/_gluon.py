@@ -4,11 +4,14 @@ the weight tile decoded from shared memory straight into the wgmma A-operand reg
 ``mx_w8a16_wgmma``: one or two warpgroups in step, for M <= 128. ``mx_w8a16_wgmma_ws``:
 warp-specialized (a loader warp, consumer warpgroups taking turns), for larger M.
 
-Each wgmma is waited for before the next tile is decoded (``IN_FLIGHT = 0``). The design
-left one in flight to overlap it with the next decode (``IN_FLIGHT = 1``, which Triton's
-``tl.dot`` cannot do for a computed operand), but on the H100 that corrupted outputs in
-some shapes, and the overlap was worth little where it worked (bench/notes_marlin.md,
-round 16e); the two knobs stay for ``tools/gluon_validate.py``.
+``mx_w8a16_wgmma`` waits for each wgmma before decoding the next tile.
+``mx_w8a16_wgmma_ws`` decodes the next tile while the wgmma runs, and waits for it before
+issuing the next: no wgmma is ever left in flight across a decode into the registers it
+reads. Round 16 issued the next wgmma first (one left in flight), and ptxas then decoded
+the next tile into the A-operand registers of the wgmma still running, which corrupted
+outputs on the H100 (bench/notes_marlin.md, rounds 16e and 18). ptxas does not keep those
+registers reserved across a loop's back edge, so ``tools/sass_check.py`` checks the
+compiled code of every variant the table uses for that hazard.
 
 Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``).
 Imported only on sm_90 GPUs with Triton 3.6.x (Gluon's API is tied to the release), and
@@ -123,26 +126,23 @@ def _issue(w_desc, x_desc, d_desc, bar, w_buf, x_buf, d_buf, kt, n0, m0, NP, TK:
 
 
 @gluon.jit
-def _step(acc, w_prev, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
+def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
           TK: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-          DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr,
-          IN_FLIGHT: gl.constexpr, REFILL_LAG: gl.constexpr):
-    """K tile ``i`` of this program: decode it, run its wgmma, wait until at most
-    ``IN_FLIGHT`` wgmmas run, refill the stage used ``REFILL_LAG`` tiles ago. Returns the
-    accumulator and the decoded tile, which the next step passes to its wait (as
-    ``w_prev``) so that its registers stay reserved while a wgmma may still read them."""
+          DOT: gl.constexpr, a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr):
+    """K tile ``i`` of this program: decode it, run its wgmma and wait for it, refill the
+    stage of tile ``i - 1`` with tile ``i - 1 + STAGES``."""
     stage = i % STAGES
     mbarrier.wait(bars.index(stage), (i // STAGES) & 1)
     w = _decode_stage(w_bufs.index(stage), d_bufs.index(stage), BLOCK_N, BLOCK_K, DOT, a_layout, f_layout)
     acc = warpgroup_mma(w, x_bufs.index(stage).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
-    acc, w_prev = warpgroup_mma_wait(num_outstanding=IN_FLIGHT, deps=(acc, w_prev))
+    acc, w = warpgroup_mma_wait(num_outstanding=0, deps=(acc, w))
     # Every warp is past the wgmma that read the stage to refill.
     gl.thread_barrier()
-    nxt = i + STAGES - REFILL_LAG
+    nxt = i - 1 + STAGES
     ns = nxt % STAGES
     _issue(w_desc, x_desc, d_desc, bars.index(ns), w_bufs.index(ns), x_bufs.index(ns), d_bufs.index(ns),
            kt_begin + nxt, n0, m0, NP, TK, BLOCK_K, nxt < count)
-    return acc, w
+    return acc
 
 
 @gluon.jit(do_not_specialize=["M", "SPLIT_K"])
@@ -152,7 +152,6 @@ def mx_w8a16_wgmma(
     HAS_BIAS: gl.constexpr, TK: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
     SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
-    IN_FLIGHT: gl.constexpr = 0, REFILL_LAG: gl.constexpr = 1,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
@@ -176,7 +175,7 @@ def mx_w8a16_wgmma(
     # The barriers were initialised through the generic proxy; TMA completes them through
     # the async proxy, which must see the initialisation first.
     fence_async_shared()
-    for s in gl.static_range(STAGES - REFILL_LAG):
+    for s in gl.static_range(STAGES - 1):
         _issue(w_desc, x_desc, d_desc, bars.index(s), w_bufs.index(s), x_bufs.index(s), d_bufs.index(s),
                kt_begin + s, n0, m0, NP, TK, BLOCK_K, s < count)
 
@@ -184,13 +183,11 @@ def mx_w8a16_wgmma(
     # the accumulator by other instructions (ptxas would serialize every wgmma), and the
     # host gives every split at least one K tile.
     acc = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
-    w = gl.zeros([BLOCK_N, BLOCK_K], DOT, a_layout)
-    acc, w = _step(acc, w, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, 0, kt_begin, count, n0, m0, NP,
-                   TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, False, IN_FLIGHT, REFILL_LAG)
+    acc = _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, 0, kt_begin, count, n0, m0, NP,
+                TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, False)
     for i in range(1, count):
-        acc, w = _step(acc, w, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
-                       TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, True, IN_FLIGHT, REFILL_LAG)
-    acc, w = warpgroup_mma_wait(num_outstanding=0, deps=(acc, w))
+        acc = _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin, count, n0, m0, NP,
+                    TK, BLOCK_N, BLOCK_K, STAGES, DOT, a_layout, f_layout, True)
     for s in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(s))
 
@@ -225,29 +222,40 @@ def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_be
 
 
 @gluon.jit
-def _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, i, C: gl.constexpr, CONSUMERS: gl.constexpr,
-                   HALF: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr,
-                   a_layout: gl.constexpr, f_layout: gl.constexpr, USE_ACC: gl.constexpr):
-    """K tile ``i`` of consumer ``C``: decode its weight rows, wgmma (when its turn comes),
-    wait for it, release the stage."""
+def _ws_decode(w_bufs, d_bufs, ready, i, C: gl.constexpr, CONSUMERS: gl.constexpr, HALF: gl.constexpr,
+               BLOCK_K: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, a_layout: gl.constexpr,
+               f_layout: gl.constexpr):
+    """K tile ``i`` of consumer ``C``: its weight rows, decoded once their stage has landed."""
     s = i % STAGES
     mbarrier.wait(ready.index(s), (i // STAGES) & 1)
-    w = _decode_stage(w_bufs.index(s * CONSUMERS + C), d_bufs.index(s * CONSUMERS + C), HALF, BLOCK_K, DOT,
-                      a_layout, f_layout)
+    return _decode_stage(w_bufs.index(s * CONSUMERS + C), d_bufs.index(s * CONSUMERS + C), HALF, BLOCK_K, DOT,
+                         a_layout, f_layout)
+
+
+@gluon.jit
+def _ws_issue(acc, w, x_bufs, turns, i, C: gl.constexpr, CONSUMERS: gl.constexpr, STAGES: gl.constexpr,
+              USE_ACC: gl.constexpr):
+    """Start the wgmma of K tile ``i`` (decoded weights ``w``) when consumer ``C``'s turn comes."""
     if CONSUMERS == 2:
-        # Take turns issuing (consumer 0 tile 0, consumer 1 tile 0, consumer 0 tile 1, ...):
-        # left alone, the two run in phase and decode at the same time, idling the tensor
-        # cores; in turn, one decodes while the other's wgmma runs.
+        # Take turns issuing (consumer 0 tile 0, consumer 1 tile 0, consumer 0 tile 1, ...),
+        # so that the tensor cores alternate between the two consumers' tiles.
         if C == 0:
             mbarrier.wait(turns.index(0), (i - 1) & 1, pred=i > 0)
         else:
             mbarrier.wait(turns.index(1), i & 1)
-    acc = warpgroup_mma(w, x_bufs.index(s).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
+    acc = warpgroup_mma(w, x_bufs.index(i % STAGES).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
     if CONSUMERS == 2:
         mbarrier.arrive(turns.index(1 - C))
-    acc = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
+    return acc
+
+
+@gluon.jit
+def _ws_retire(acc, w, empty, i, STAGES: gl.constexpr):
+    """Wait for the wgmma of K tile ``i`` (its A operand ``w`` stays reserved until then: it
+    is read from registers while it runs) and release the tile's stage."""
+    acc, w = warpgroup_mma_wait(num_outstanding=0, deps=(acc, w))
     gl.thread_barrier()  # this consumer's four warps are past the stage (a named barrier)
-    mbarrier.arrive(empty.index(s))
+    mbarrier.arrive(empty.index(i % STAGES))
     return acc
 
 
@@ -256,18 +264,26 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
                 stride_ym, tile, pid_k, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
                 HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
     """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: weight rows
-    ``n0 + C * HALF`` onwards of the tile, then their epilogue (or split-K partial)."""
+    ``n0 + C * HALF`` onwards of the tile, then their epilogue (or split-K partial).
+
+    K tile i is decoded while the wgmma of tile i - 1 runs; that wgmma is waited for
+    before tile i's is issued, so at most one runs at a time and the registers it reads
+    are never written while it runs (round 16's kernel issued the next wgmma first, and
+    its outputs went wrong: bench/notes_marlin.md, round 18)."""
     DOT: gl.constexpr = x_bufs.dtype
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_M, 16])
     a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
     f_layout: gl.constexpr = gl.SliceLayout(2, _factor_layout(a_layout, HALF, BLOCK_K).type.layout)
     acc = gl.zeros([HALF, BLOCK_M], gl.float32, mma)
     # First K tile peeled off, as in mx_w8a16_wgmma (else ptxas serializes the wgmmas).
-    acc = _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, 0, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT,
-                         a_layout, f_layout, False)
+    w = _ws_decode(w_bufs, d_bufs, ready, 0, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout, f_layout)
+    acc = _ws_issue(acc, w, x_bufs, turns, 0, C, CONSUMERS, STAGES, False)
     for i in range(1, count):
-        acc = _ws_decode_mma(acc, x_bufs, w_bufs, d_bufs, ready, empty, turns, i, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT,
-                             a_layout, f_layout, True)
+        w_next = _ws_decode(w_bufs, d_bufs, ready, i, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout, f_layout)
+        acc = _ws_retire(acc, w, empty, i - 1, STAGES)
+        acc = _ws_issue(acc, w_next, x_bufs, turns, i, C, CONSUMERS, STAGES, True)
+        w = w_next
+    acc = _ws_retire(acc, w, empty, count - 1, STAGES)
     n_c = n0 + C * HALF
     offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))

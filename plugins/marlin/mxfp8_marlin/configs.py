@@ -105,28 +105,28 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 
 # M > 128 on sm_90 (with the wgmma kernel enabled): the warp-specialized Gluon kernel
 # (``_gluon.mx_w8a16_wgmma_ws``): a loader warp feeds two consumer warpgroups of 64 weight
-# rows each by TMA; they take turns on the tensor cores, so one decodes while the other's
-# wgmma runs. One program per SM, tiles of BLOCK_M activation rows x 128 weight rows x 64.
-# Measured on the H100 (round 17, bench/notes_marlin.md):
-# - the 256-row tile is the faster one (up to 30%) unless split-K must cut K into runs of
+# rows each by TMA; each decodes its next K tile while its wgmma runs, and they take turns
+# on the tensor cores. One program per SM, tiles of BLOCK_M activation rows x 128 weight
+# rows x 64. Measured on the H100 (rounds 17-18, bench/notes_marlin.md):
+# - the 256-row tile is the faster one (up to 35%) unless split-K must cut K into runs of
 #   fewer than 64 K tiles to fill the GPU: then the 128-row tile (fewer splits, a smaller
 #   split-K fix-up);
-# - M <= 512: faster than the Triton swap tile and dequantize + cuBLAS everywhere measured;
-# - 512 < M <= 1024 while the grid of 256-row tiles fits in two waves: 7-17% faster than
-#   dequantize + cuBLAS; with more waves (14336x4096) 4% slower, and at M = 2048 and 4096
-#   dequantize + cuBLAS is as fast or faster (its dequantization costs less per row).
+# - against dequantize + cuBLAS, time over bf16 cuBLAS (round 18c, M = 256 to 4096 on the
+#   four benchmark shapes) is about 1.03 + 430 / K for the kernel (a program's pipeline
+#   fill and epilogue, over its K loop) and 1 + 330 / M for dequantize + cuBLAS (one
+#   dequantization of W for any M); the kernel is used where its estimate is the lower.
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
-PINGPONG_MAX_M = 1024
-PINGPONG_MAX_WAVES = 2
 PINGPONG_MIN_K_TILES = 64
+PINGPONG_COST = (0.03, 430.0)  # the kernel's time over cuBLAS: 1 + a + b / K
+DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 
 
 def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
-    """The warp-specialized kernel's tile for ``m > 128`` rows, or None where the table's
-    other strategies measured as fast or faster."""
-    tiles = -(-m // PINGPONG_256.block_m) * -(-n // PINGPONG_256.block_n)
-    if m > PINGPONG_MAX_M or (m > 512 and tiles > PINGPONG_MAX_WAVES * num_sms):
+    """The warp-specialized kernel's tile for ``m > 128`` rows, or None where dequantize +
+    cuBLAS is estimated to be faster."""
+    a, b = PINGPONG_COST
+    if a + b / k >= DEQUANT_COST / m:
         return None
     split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
     return PINGPONG_256 if k // PINGPONG_256.block_k // split >= PINGPONG_MIN_K_TILES else PINGPONG_128

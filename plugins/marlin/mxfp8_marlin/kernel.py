@@ -367,11 +367,10 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
 
-def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, refill_lag: int = 1):
-    """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others, and
-    pipeline variants: ``in_flight`` wgmma groups left running at each wait, stages refilled
-    ``refill_lag`` K tiles after their use). ``cfg.strategy == "pingpong"``: the
-    warp-specialized kernel, one consumer warpgroup per 64 rows of ``cfg.block_n``."""
+def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
+    """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others).
+    ``cfg.strategy == "pingpong"``: the warp-specialized kernel, one consumer warpgroup per
+    64 rows of ``cfg.block_n``."""
     from . import _gluon
 
     m, k = x.shape
@@ -403,7 +402,6 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, in_flight: int = 0, r
         HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
         SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages,
         DOT=kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16, num_warps=cfg.num_warps,
-        IN_FLIGHT=in_flight, REFILL_LAG=refill_lag,
     )
     return y
 

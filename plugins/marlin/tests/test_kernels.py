@@ -280,8 +280,8 @@ def test_default_decode_follows_the_measured_rule(monkeypatch, capability):
                                                       ((8, 9), "3.6.0", False), ((10, 0), "3.6.0", False)])
 def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capability, release, ready):
     """The Gluon kernels are chosen only where they were measured (sm_90, Triton 3.6): up to
-    M = 32, up to 128 for large weights, and the warp-specialized one past 128 while its
-    grid fits in two waves; everywhere else the Triton tiles or dequantize + cuBLAS, and
+    M = 32, up to 128 for large weights, and the warp-specialized one past 128 unless
+    dequantize + cuBLAS is estimated faster; everywhere else the Triton tiles or dequantize + cuBLAS, and
     asking for them elsewhere is a clear error, not a fallback."""
     from types import SimpleNamespace
 
@@ -304,17 +304,21 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(m, 8192, 8192).strategy == want, m
         assert pick(m, 4096, 4096).strategy == "fused", m  # small weights keep the Triton tile
     assert pick(1, 14336, 4096).strategy == "gemv"  # the CUDA-core kernel keeps M = 1
-    # 128 < M <= 1024: the warp-specialized kernel (past 512 while its grid fits in two waves).
+    # M > 128: the warp-specialized kernel, unless dequantize + cuBLAS is estimated faster
+    # (large M with short K: 4096 rows at K = 4096 or 8192, not at 14336).
     large = "pingpong" if ready else "fused"
-    assert pick(256, 4096, 4096).strategy == large and pick(1024, 8192, 8192).strategy == (
-        "pingpong" if ready else "dequant")
-    assert pick(4096, 4096, 4096).strategy == "dequant" and pick(1024, 14336, 4096).strategy == "dequant"
+    big = "pingpong" if ready else "dequant"
+    assert pick(256, 4096, 4096).strategy == large and pick(1024, 8192, 8192).strategy == big
+    assert pick(1024, 14336, 4096).strategy == big and pick(2048, 4096, 4096).strategy == big
+    assert pick(4096, 4096, 14336).strategy == big
+    assert pick(4096, 4096, 4096).strategy == "dequant" and pick(4096, 8192, 8192).strategy == "dequant"
+    assert pick(2500, 4096, 4096).strategy == "dequant"
     if ready:  # 256-row tiles unless split-K would leave fewer than 64 K tiles a split
         assert pick(256, 4096, 4096).block_m == 128 and pick(256, 4096, 4096).split_k == 2
         assert pick(200, 14336, 4096).block_m == 256 and pick(200, 14336, 4096).split_k == 1
         assert pick(512, 4096, 4096).block_m == 128 and pick(512, 4096, 14336).block_m == 256
         assert pick(512, 4096, 14336).split_k == 2
-        assert pick(1024, 4096, 4096).block_m == 256 and pick(1025, 4096, 4096).strategy == "dequant"
+        assert pick(1024, 4096, 4096).block_m == 256 and pick(2048, 14336, 4096).block_m == 256
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
         assert pick(64, 8192, 8192).split_k == 2

@@ -4,7 +4,7 @@ of the float32 reference, and bit-identical over repeats. It launches the kernel
 (``kernel._launch_wgmma``), so it also runs the shapes ``run_gemm`` refuses.
 
     python plugins/marlin/tools/gluon_validate.py [--repeats 10] > gluon_validate.txt
-    python plugins/marlin/tools/gluon_validate.py --only 64,64,128,4,3 --ms 300 --in-flight 0  # a variant
+    python plugins/marlin/tools/gluon_validate.py --only 64,64,128,4,3 --ms 300  # one tile shape
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ SHAPES = [  # (block_m, block_n, block_k, warps, stages): the table's and the on
 ]
 
 
-def check_case(x, packed, w32, bias, cfg, repeats: int, tol: float, in_flight: int = 0,
-               refill_lag: int = 1) -> list[str]:
+def check_case(x, packed, w32, bias, cfg, repeats: int, tol: float) -> list[str]:
     """Run ``cfg`` ``repeats`` times on NaN-filled output memory; the problems seen (NaN or
     error over ``tol`` against the float32 reference, a run that differs from the first)."""
     m, n = x.shape[0], w32.shape[0]
@@ -39,7 +38,7 @@ def check_case(x, packed, w32, bias, cfg, repeats: int, tol: float, in_flight: i
         junk = torch.full((m, n), float("nan"), dtype=x.dtype, device="cuda")
         del junk  # the output reuses this block
         y = _launch_wgmma(_triton, x, packed["marlin_weight"], packed["marlin_scale"], packed["marlin_row_scale"],
-                          bias, x.dtype, cfg, in_flight, refill_lag)
+                          bias, x.dtype, cfg)
         nan = int(torch.isnan(y).sum())
         err = float((y.float().nan_to_num() - ref).norm() / ref.norm())
         if nan or not err <= tol:
@@ -56,8 +55,6 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--only", default="", help="tile shapes BM,BN,BK,warps,stages separated by ';' (default: SHAPES)")
     ap.add_argument("--ms", default="1,17,64,256,300")
-    ap.add_argument("--in-flight", type=int, default=0, help="wgmma groups left running at each wait")
-    ap.add_argument("--refill-lag", type=int, default=1, help="K tiles between a stage's use and its refill")
     args = ap.parse_args()
     shapes = [tuple(int(v) for v in t.split(",")) for t in args.only.split(";")] if args.only else SHAPES
     ms = [int(v) for v in args.ms.split(",")]
@@ -73,11 +70,11 @@ def main() -> int:
             bm, bn, bk, warps, stages = shape
             cfg = Config("wgmma", bm, bn, fit_block_k(tk, bk), split, 8, warps, stages)
             x = torch.randn(m, k, device="cuda").to(act)
-            problems = check_case(x, p, w32, None, cfg, args.repeats, tol, args.in_flight, args.refill_lag)
+            problems = check_case(x, p, w32, None, cfg, args.repeats, tol)
             bad_total += bool(problems)
             print(f"{'BAD ' if problems else 'ok  '}N={n} K={k} {str(act)[6:]} M={m} {cfg.describe()} "
                   f"{'; '.join(sorted(set(problems)))}", flush=True)
-    print(f"# {bad_total} bad (in_flight={args.in_flight}, refill_lag={args.refill_lag})", flush=True)
+    print(f"# {bad_total} bad", flush=True)
     return 0
 
 
