@@ -47,7 +47,8 @@ def validate(cfgs, repeats: int) -> int:
         bias = torch.randn(n, device="cuda").to(act)
         tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
         for cfg0, m, split in itertools.product(cfgs, (1, 17, 256, 300, 1024), (1, 3)):
-            cfg = replace(cfg0, split_k=split)
+            # As run_gemm does: a K tile within one packed column block (check_case launches directly).
+            cfg = replace(cfg0, split_k=split, block_k=configs.fit_block_k(p["marlin_weight"].shape[2], cfg0.block_k))
             x = torch.randn(m, k, device="cuda").to(act)
             with_bias = split == 3
             problems = check_case(x, p, w32, bias if with_bias else None, cfg, repeats, tol)
