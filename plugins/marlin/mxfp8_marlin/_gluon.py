@@ -21,6 +21,8 @@ used (unless ``kernel.GLUON`` is off) in the benchmarked shapes (``configs.WGMMA
 
 from __future__ import annotations
 
+import functools
+
 from triton.experimental import gluon
 from triton.experimental.gluon import language as gl
 from triton.experimental.gluon.language.nvidia.hopper import (fence_async_shared, mbarrier, tma, warpgroup_mma,
@@ -382,8 +384,10 @@ def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym,
     gl.store(tile_y + offs, out.to(y_ptr.dtype.element_ty), mask=mask)
 
 
+@functools.lru_cache(maxsize=None)
 def shared_layouts(block_m: int, block_n: int, block_k: int, act_dtype):
-    """The NVMMA shared layouts of the activation, weight and scale tiles (host side)."""
+    """The NVMMA shared layouts of the activation, weight and scale tiles (host side;
+    cached: building them takes about 27 us, more than a launch)."""
     x_dtype = gl.bfloat16 if str(act_dtype).endswith("bfloat16") else gl.float16
     return (gl.NVMMASharedLayout.get_default_for([block_m, block_k], x_dtype),
             gl.NVMMASharedLayout.get_default_for([block_n, block_k], gl.uint8),

@@ -3,7 +3,9 @@
     python plugins/marlin/tools/host_time.py
 
 Times ``run_gemm`` and the bare Triton launch of the same kernel (no GPU work to wait
-for: the weight is 256 x 256), then prints a cProfile of ``run_gemm``.
+for: the weight is 256 x 256), then prints a cProfile of ``run_gemm``; on sm_90 with the
+Gluon kernels on, also ``run_gemm``'s default path (``wgmma`` at M = 16, ``pingpong`` at
+M = 256) and its cProfile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import time
 import torch
 
 from mxfp8_core import quantize_mxfp8
-from mxfp8_marlin import configs
+from mxfp8_marlin import configs, kernel
 from mxfp8_marlin.kernel import _dummies, default_decode, num_sms, run_gemm, triton_cdiv
 from mxfp8_marlin.packing import pack_weights
 
@@ -58,12 +60,23 @@ def main() -> None:
         empty = lambda: torch.empty(m, 256, device="cuda", dtype=torch.bfloat16)  # noqa: E731
         print(f"M={m} {cfg.describe()}: run_gemm {per_call_us(call):.1f} us, bare launch {per_call_us(launch):.1f} us, "
               f"torch.empty {per_call_us(empty):.1f} us")
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(2000):
-            call()
-        prof.disable()
-        pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+        profile(call)
+    if kernel.GLUON and kernel.wgmma_ready(qp.device, False):
+        for m in (16, 256):
+            x = torch.randn(m, 256, device="cuda", dtype=torch.bfloat16)
+            cfg = configs.choose(m, 256, 256, num_sms(x.device), tile_k=qp.shape[2], wgmma=True)
+            call = lambda: run_gemm(x, qp, dp, rsp, None, torch.bfloat16)  # noqa: E731
+            print(f"M={m} {cfg.describe()} (Gluon): run_gemm {per_call_us(call):.1f} us")
+            profile(call)
+
+
+def profile(call) -> None:
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(2000):
+        call()
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
 
 
 if __name__ == "__main__":
