@@ -47,7 +47,7 @@ def main() -> None:
         # 256 rows are too few for the CUDA-core kernel's grid: the tile kernel, split-K 1.
         cfg = configs.choose(m, 256, 256, num_sms(x.device), tile_k=qp.shape[2])
         assert cfg.strategy == "fused" and cfg.split_k == 1, cfg
-        call = lambda: run_gemm(x, qp, dp, rsp, None, torch.bfloat16)  # noqa: E731
+        call = lambda: run_gemm(x, qp, dp, rsp, None, torch.bfloat16, config=cfg)  # noqa: E731
         y = torch.empty(m, 256, device="cuda", dtype=torch.bfloat16)
         ws, cnt = _dummies(x.device)
         tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(256, cfg.block_n)
