@@ -21,14 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.experimental.gluon import language as gl
-from triton.experimental.gluon._runtime import GluonASTSource
-
-from mxfp8_marlin import _gluon
-
-BIN = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
+# The SASS analysis (parse, hazards) needs nothing else; compiling needs Triton 3.6, imported
+# where it is used so that the analysis is testable anywhere (tests/test_sass_check.py).
 INSTR = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Za-z0-9_.]*)\s*([^;]*);")
 WIDTH = {".64": 2, ".128": 4, ".WIDE": 2}
 NO_DEST = ("ST", "STS", "STG", "STL", "RED", "BAR", "BRA", "EXIT", "SYNCS", "WARPGROUP", "UTMA", "MEMBAR",
@@ -102,6 +96,11 @@ def hazards(code: dict) -> list[str]:
 
 
 def compile_sass(kernel, signature: dict, constants: dict, num_warps: int, out: Path, tag: str) -> tuple[str, str]:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.experimental.gluon._runtime import GluonASTSource
+
+    bin_dir = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
     attrs = {(i,): [["tt.divisibility", 16]] for i, name in enumerate(signature)
              if name.endswith("_ptr") or name in ("N", "K", "NP", "stride_ym")}
     src = GluonASTSource(kernel, signature, constants, attrs)
@@ -109,9 +108,9 @@ def compile_sass(kernel, signature: dict, constants: dict, num_warps: int, out: 
     ptx = out / f"{tag}.ptx"
     ptx.write_text(compiled.asm["ptx"])
     cubin = out / f"{tag}.cubin"
-    report = subprocess.run([str(BIN / "ptxas"), "-arch=sm_90a", "-v", str(ptx), "-o", str(cubin)],
+    report = subprocess.run([str(bin_dir / "ptxas"), "-arch=sm_90a", "-v", str(ptx), "-o", str(cubin)],
                             capture_output=True, text=True, check=True).stderr
-    sass = subprocess.run([str(BIN / "cuobjdump"), "-sass", str(cubin)], capture_output=True, text=True,
+    sass = subprocess.run([str(bin_dir / "cuobjdump"), "-sass", str(cubin)], capture_output=True, text=True,
                           check=True).stdout
     (out / f"{tag}.sass").write_text(sass)
     usage = " ".join(line.split(":", 1)[-1].strip() for line in report.splitlines()
@@ -121,10 +120,12 @@ def compile_sass(kernel, signature: dict, constants: dict, num_warps: int, out: 
 
 def variants():
     """(tag, kernel, signature, constants, num_warps) for the table's tiles, both activation dtypes, with and without bias."""
+    from triton.experimental.gluon import language as gl
+
+    from mxfp8_marlin import _gluon, configs
+
     common = ["rs_ptr", "bias_ptr", "y_ptr", "ws_ptr", "cnt_ptr", "M", "N", "K", "NP", "stride_ym", "HAS_BIAS", "TK"]
     ptr_types = ["*fp32", "*bf16", "*bf16", "*fp32", "*i32", "i32", "i32", "i32", "i32", "i32", "constexpr", "constexpr"]
-    from mxfp8_marlin import configs
-
     tiles = [(cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_stages) for _, cfg, _ in configs.WGMMA_TABLE.values()]
     pingpong = [(cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_stages) for cfg in (configs.PINGPONG_128, configs.PINGPONG_256)]
     for (dt, gdt), bias in itertools.product((("bf16", gl.bfloat16), ("fp16", gl.float16)), (False, True)):
@@ -155,6 +156,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep", default="", help="a directory for the PTX, cubin and SASS files")
     args = ap.parse_args()
+    import triton
+
     if not triton.__version__.startswith("3.6."):
         print(f"needs Triton 3.6 (the Gluon kernels' release); found {triton.__version__}")
         return 2
