@@ -118,38 +118,42 @@ def compile_sass(kernel, signature: dict, constants: dict, num_warps: int, out: 
     return sass, usage
 
 
+POINTERS = {"rs_ptr": "*fp32", "bias_ptr": "*bf16", "y_ptr": "*bf16", "ws_ptr": "*fp32", "cnt_ptr": "*i32"}
+
+
+def signature(kernel, consts: dict, dt: str, bm: int, rows: int, bk: int) -> dict:
+    """Argument types in ``kernel``'s order: the three TMA descriptors (``rows`` weight rows a
+    box), the pointers, ``consts`` as constexprs, every other argument an i32."""
+    from mxfp8_marlin import _gluon
+
+    xl, wl, dl = _gluon.shared_layouts(bm, rows, bk, "torch.bfloat16" if dt == "bf16" else "torch.float16")
+    descs = {"x_desc": f"tensordesc<{dt}[{bm}, {bk}],{xl!r}>", "w_desc": f"tensordesc<u8[{rows}, {bk}],{wl!r}>",
+             "d_desc": f"tensordesc<u8[8, {rows}],{dl!r}>"}
+    return {name: descs.get(name) or POINTERS.get(name) or ("constexpr" if name in consts else "i32")
+            for name in kernel.arg_names}
+
+
 def variants():
-    """(tag, kernel, signature, constants, num_warps) for the table's tiles, both activation dtypes, with and without bias."""
+    """(tag, kernel, signature, constants) for the table's tiles, both activation dtypes,
+    with and without bias."""
     from triton.experimental.gluon import language as gl
 
     from mxfp8_marlin import _gluon, configs
 
-    common = ["rs_ptr", "bias_ptr", "y_ptr", "ws_ptr", "cnt_ptr", "M", "N", "K", "NP", "stride_ym", "HAS_BIAS", "TK"]
-    ptr_types = ["*fp32", "*bf16", "*bf16", "*fp32", "*i32", "i32", "i32", "i32", "i32", "i32", "constexpr", "constexpr"]
-    tiles = [(cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_stages) for _, cfg, _ in configs.WGMMA_TABLE.values()]
-    pingpong = [(cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_stages) for cfg in (configs.PINGPONG_128, configs.PINGPONG_256)]
-    for (dt, gdt), bias in itertools.product((("bf16", gl.bfloat16), ("fp16", gl.float16)), (False, True)):
-        for bm, bn, bk, stages in tiles:
-            xl, wl, dl = _gluon.shared_layouts(bm, bn, bk, "torch.bfloat16" if dt == "bf16" else "torch.float16")
-            sig = dict(zip(["x_desc", "w_desc", "d_desc"] + common + ["BLOCK_M", "BLOCK_N", "BLOCK_K", "SPLIT_K", "GROUP_N",
-                                                                       "STAGES", "DOT", "num_warps"],
-                           [f"tensordesc<{dt}[{bm}, {bk}],{xl!r}>", f"tensordesc<u8[{bn}, {bk}],{wl!r}>",
-                            f"tensordesc<u8[8, {bn}],{dl!r}>"] + ptr_types +
-                           ["constexpr"] * 3 + ["i32"] + ["constexpr"] * 4))
-            consts = {"HAS_BIAS": bias, "TK": 512, "BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_N": 8,
-                      "STAGES": stages, "DOT": gdt, "num_warps": 4}
-            yield f"wgmma_{bm}x{bn}x{bk}_{dt}_bias{int(bias)}", _gluon.mx_w8a16_wgmma, sig, consts, 4
-        for bm, bn, bk, stages in pingpong:
-            half, consumers = _gluon.PINGPONG_ROWS, bn // _gluon.PINGPONG_ROWS
-            xl, wl, dl = _gluon.shared_layouts(bm, half, bk, "torch.bfloat16" if dt == "bf16" else "torch.float16")
-            sig = dict(zip(["x_desc", "w_desc", "d_desc"] + common + ["BLOCK_M", "BLOCK_K", "SPLIT_K", "GROUP_N", "STAGES",
-                                                                       "CONSUMERS", "num_warps", "CONSUMER_REGS"],
-                           [f"tensordesc<{dt}[{bm}, {bk}],{xl!r}>", f"tensordesc<u8[{half}, {bk}],{wl!r}>",
-                            f"tensordesc<u8[8, {half}],{dl!r}>"] + ptr_types +
-                           ["constexpr"] * 2 + ["i32"] + ["constexpr"] * 5))
-            consts = {"HAS_BIAS": bias, "TK": 512, "BLOCK_M": bm, "BLOCK_K": bk, "GROUP_N": 8, "STAGES": stages,
-                      "CONSUMERS": consumers, "num_warps": 4, "CONSUMER_REGS": 232}
-            yield f"pingpong_{bm}x{bn}x{bk}_{dt}_bias{int(bias)}", _gluon.mx_w8a16_wgmma_ws, sig, consts, 4
+    wgmma = [cfg for _, cfg, _ in configs.WGMMA_TABLE.values()]
+    for (dt, dot), bias in itertools.product((("bf16", gl.bfloat16), ("fp16", gl.float16)), (False, True)):
+        for cfg in wgmma + [configs.PINGPONG_128, configs.PINGPONG_256]:
+            consts = {"HAS_BIAS": bias, "TK": 512, "BLOCK_M": cfg.block_m, "BLOCK_K": cfg.block_k, "GROUP_N": 8,
+                      "STAGES": cfg.num_stages, "num_warps": 4}
+            tag = f"{cfg.strategy}_{cfg.block_m}x{cfg.block_n}x{cfg.block_k}_{dt}_bias{int(bias)}"
+            if cfg.strategy == "wgmma":
+                consts.update(BLOCK_N=cfg.block_n, DOT=dot)
+                kernel, rows = _gluon.mx_w8a16_wgmma, cfg.block_n
+            else:
+                rows = _gluon.PINGPONG_ROWS
+                consts.update(CONSUMERS=cfg.block_n // rows, CONSUMER_REGS=232)
+                kernel = _gluon.mx_w8a16_wgmma_ws
+            yield tag, kernel, signature(kernel, consts, dt, cfg.block_m, rows, cfg.block_k), consts
 
 
 def main() -> int:
@@ -164,8 +168,8 @@ def main() -> int:
     out = Path(args.keep or tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
     bad = 0
-    for tag, kernel, sig, consts, warps in variants():
-        sass, usage = compile_sass(kernel, sig, consts, warps, out, tag)
+    for tag, kernel, sig, consts in variants():
+        sass, usage = compile_sass(kernel, sig, consts, consts["num_warps"], out, tag)
         found = hazards(parse(sass))
         bad += bool(found)
         print(f"{'HAZARD' if found else 'ok    '} {tag:32s} {usage}")
