@@ -108,9 +108,9 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 # rows each by TMA; each decodes its next K tile while its wgmma runs, and they take turns
 # on the tensor cores. One program per SM, tiles of BLOCK_M activation rows x 128 weight
 # rows x 64. Measured on the H100 (rounds 17-18, bench/notes_marlin.md):
-# - the 256-row tile is the faster one (up to 35%) unless split-K must cut K into runs of
-#   fewer than 64 K tiles to fill the GPU: then the 128-row tile (fewer splits, a smaller
-#   split-K fix-up);
+# - the 256-row tile is the faster one (31-37% at M = 2048) unless split-K must cut K
+#   into runs of fewer than 64 K tiles to fill the GPU: then the 128-row tile (fewer
+#   splits, a smaller split-K fix-up);
 # - against dequantize + cuBLAS, time over bf16 cuBLAS (round 18c, M = 256 to 4096 on the
 #   four benchmark shapes) is about 1.03 + 430 / K for the kernel (a program's pipeline
 #   fill and epilogue, over its K loop) and 1 + 330 / M for dequantize + cuBLAS (one
