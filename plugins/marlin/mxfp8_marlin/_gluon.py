@@ -196,7 +196,7 @@ def mx_w8a16_wgmma(
     offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if SPLIT_K == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS)
     else:
         _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
                        offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma)
@@ -290,7 +290,7 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
     offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if SPLIT_K == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n_c, m0, M, N, stride_ym, HAS_BIAS)
     else:
         _split_k_fixup(acc, tile * CONSUMERS + C, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
                        offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma)
@@ -365,23 +365,43 @@ def _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr,
         for part in range(SPLIT_K):
             total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
         gl.store(cnt_ptr + tile, 0)
-        _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS)
+        _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS)
 
 
 @gluon.jit
-def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr):
-    """Rows ``offs_n`` x columns ``offs_m`` of the output (starting at column ``m0``), scaled
-    by the row scales, plus bias, in y's dtype."""
+def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr):
+    """Weight rows ``offs_n`` (from ``n0``) x activation rows ``m0`` onwards of the output,
+    scaled by the row scales, plus bias, in y's dtype."""
     rows_n = gl.minimum(offs_n, N - 1)
     out = acc * gl.expand_dims(gl.load(rs_ptr + rows_n), 1)
     if HAS_BIAS:
         out += gl.expand_dims(gl.load(bias_ptr + rows_n).to(gl.float32), 1)
+    out = out.to(y_ptr.dtype.element_ty)
     # 32-bit offsets from the tile's first row (a tile spans at most 256 rows of y, far
     # below 2**31 elements): 64-bit pointers per element made ptxas spill the 256-row tile.
-    tile_y = y_ptr + m0.to(gl.int64) * stride_ym
-    offs = gl.expand_dims(offs_m - m0, 0) * stride_ym + gl.expand_dims(offs_n, 1)
-    mask = (gl.expand_dims(offs_m, 0) < M) & (gl.expand_dims(offs_n, 1) < N)
-    gl.store(tile_y + offs, out.to(y_ptr.dtype.element_ty), mask=mask)
+    _store_columns(out, y_ptr + m0.to(gl.int64) * stride_ym, n0, 0, M - m0, N, stride_ym, out.shape[0],
+                   out.shape[1])
+
+
+@gluon.jit
+def _store_columns(t, tile_y, n0, c0, rows_left, N, stride_ym, ROWS: gl.constexpr, W: gl.constexpr):
+    """Store ``t`` (``[ROWS, W]``: weight rows x output rows, the wgmma accumulator's layout)
+    at ``tile_y[c0 + j, n0 + i]``, 32 output rows at a time: each chunk goes through a small
+    shared-memory exchange into 16-byte runs along y's rows (the accumulator's own layout
+    gives 4-byte stores, which fill half of each 32-byte sector). The halves are cut off in
+    registers (no data movement)."""
+    if W > 32:
+        left, right = gl.split(gl.permute(gl.reshape(t, [ROWS, 2, W // 2]), (0, 2, 1)))
+        _store_columns(left, tile_y, n0, c0, rows_left, N, stride_ym, ROWS, W // 2)
+        _store_columns(right, tile_y, n0, c0 + W // 2, rows_left, N, stride_ym, ROWS, W // 2)
+    else:
+        layout: gl.constexpr = gl.BlockedLayout([8, 1], [8, 4], [1, 4], [0, 1])
+        t = gl.convert_layout(t, layout)
+        offs_n = n0 + gl.arange(0, ROWS, layout=gl.SliceLayout(1, layout))
+        offs_c = c0 + gl.arange(0, W, layout=gl.SliceLayout(0, layout))
+        offs = gl.expand_dims(offs_c, 0) * stride_ym + gl.expand_dims(offs_n, 1)
+        mask = (gl.expand_dims(offs_c, 0) < rows_left) & (gl.expand_dims(offs_n, 1) < N)
+        gl.store(tile_y + offs, t, mask=mask)
 
 
 @functools.lru_cache(maxsize=None)
