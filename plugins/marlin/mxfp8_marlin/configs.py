@@ -111,14 +111,15 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 # - the 256-row tile is the faster one (31-37% at M = 2048) unless split-K must cut K
 #   into runs of fewer than 64 K tiles to fill the GPU: then the 128-row tile (fewer
 #   splits, a smaller split-K fix-up);
-# - against dequantize + cuBLAS, time over bf16 cuBLAS (round 18c, M = 256 to 4096 on the
-#   four benchmark shapes) is about 1.03 + 430 / K for the kernel (a program's pipeline
+# - against dequantize + cuBLAS, time over bf16 cuBLAS (round 18h, M = 2048 and 4096 on
+#   the four benchmark shapes) is about 1 + 220 / K for the kernel (a program's pipeline
 #   fill and epilogue, over its K loop) and 1 + 330 / M for dequantize + cuBLAS (one
-#   dequantization of W for any M); the kernel is used where its estimate is the lower.
+#   dequantization of W for any M); the kernel is used where its estimate is the lower,
+#   i.e. for M < 1.5 K.
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
-PINGPONG_COST = (0.03, 430.0)  # the kernel's time over cuBLAS: 1 + a + b / K
+PINGPONG_COST = (0.0, 220.0)  # the kernel's time over cuBLAS: 1 + a + b / K
 DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 
 

@@ -305,14 +305,13 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(m, 4096, 4096).strategy == "fused", m  # small weights keep the Triton tile
     assert pick(1, 14336, 4096).strategy == "gemv"  # the CUDA-core kernel keeps M = 1
     # M > 128: the warp-specialized kernel, unless dequantize + cuBLAS is estimated faster
-    # (large M with short K: 4096 rows at K = 4096 or 8192, not at 14336).
+    # (M >= 1.5 K: 6144 rows at K = 4096, 12288 at K = 8192).
     large = "pingpong" if ready else "fused"
     big = "pingpong" if ready else "dequant"
     assert pick(256, 4096, 4096).strategy == large and pick(1024, 8192, 8192).strategy == big
-    assert pick(1024, 14336, 4096).strategy == big and pick(2048, 4096, 4096).strategy == big
-    assert pick(4096, 4096, 14336).strategy == big
-    assert pick(4096, 4096, 4096).strategy == "dequant" and pick(4096, 8192, 8192).strategy == "dequant"
-    assert pick(2500, 4096, 4096).strategy == "dequant"
+    assert pick(1024, 14336, 4096).strategy == big and pick(4096, 4096, 4096).strategy == big
+    assert pick(4096, 4096, 14336).strategy == big and pick(8192, 8192, 8192).strategy == big
+    assert pick(6144, 4096, 4096).strategy == "dequant" and pick(12288, 8192, 8192).strategy == "dequant"
     if ready:  # 256-row tiles unless split-K would leave fewer than 64 K tiles a split
         assert pick(256, 4096, 4096).block_m == 128 and pick(256, 4096, 4096).split_k == 2
         assert pick(200, 14336, 4096).block_m == 256 and pick(200, 14336, 4096).split_k == 1
