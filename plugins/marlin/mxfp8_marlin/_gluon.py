@@ -196,10 +196,10 @@ def mx_w8a16_wgmma(
     offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if SPLIT_K == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS)
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS, num_warps)
     else:
         _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
-                       offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma)
+                       offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps)
 
 
 @gluon.jit
@@ -290,10 +290,10 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
     offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if SPLIT_K == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n_c, m0, M, N, stride_ym, HAS_BIAS)
+        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n_c, m0, M, N, stride_ym, HAS_BIAS, 4)
     else:
         _split_k_fixup(acc, tile * CONSUMERS + C, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
-                       offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma)
+                       offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
 
 
 @gluon.jit(do_not_specialize=["M", "SPLIT_K"])
@@ -352,7 +352,7 @@ def mx_w8a16_wgmma_ws(
 @gluon.jit
 def _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, n0, m0, M, N,
                    stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
-                   mma: gl.constexpr):
+                   mma: gl.constexpr, WARPS: gl.constexpr):
     """Store this split's float32 partial of the tile; the last split to arrive sums all of
     them in split order (deterministic) and runs the epilogue."""
     offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
@@ -365,13 +365,14 @@ def _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr,
         for part in range(SPLIT_K):
             total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
         gl.store(cnt_ptr + tile, 0)
-        _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS)
+        _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
 
 
 @gluon.jit
-def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr):
+def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr,
+              WARPS: gl.constexpr):
     """Weight rows ``offs_n`` (from ``n0``) x activation rows ``m0`` onwards of the output,
-    scaled by the row scales, plus bias, in y's dtype."""
+    scaled by the row scales, plus bias, in y's dtype (``WARPS``: the warps holding ``acc``)."""
     rows_n = gl.minimum(offs_n, N - 1)
     out = acc * gl.expand_dims(gl.load(rs_ptr + rows_n), 1)
     if HAS_BIAS:
@@ -380,11 +381,12 @@ def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS
     # 32-bit offsets from the tile's first row (a tile spans at most 256 rows of y, far
     # below 2**31 elements): 64-bit pointers per element made ptxas spill the 256-row tile.
     _store_columns(out, y_ptr + m0.to(gl.int64) * stride_ym, n0, 0, M - m0, N, stride_ym, out.shape[0],
-                   out.shape[1])
+                   out.shape[1], WARPS)
 
 
 @gluon.jit
-def _store_columns(t, tile_y, n0, c0, rows_left, N, stride_ym, ROWS: gl.constexpr, W: gl.constexpr):
+def _store_columns(t, tile_y, n0, c0, rows_left, N, stride_ym, ROWS: gl.constexpr, W: gl.constexpr,
+                   WARPS: gl.constexpr):
     """Store ``t`` (``[ROWS, W]``: weight rows x output rows, the wgmma accumulator's layout)
     at ``tile_y[c0 + j, n0 + i]``, 32 output rows at a time: each chunk goes through a small
     shared-memory exchange into 16-byte runs along y's rows (the accumulator's own layout
@@ -392,10 +394,10 @@ def _store_columns(t, tile_y, n0, c0, rows_left, N, stride_ym, ROWS: gl.constexp
     registers (no data movement)."""
     if W > 32:
         left, right = gl.split(gl.permute(gl.reshape(t, [ROWS, 2, W // 2]), (0, 2, 1)))
-        _store_columns(left, tile_y, n0, c0, rows_left, N, stride_ym, ROWS, W // 2)
-        _store_columns(right, tile_y, n0, c0 + W // 2, rows_left, N, stride_ym, ROWS, W // 2)
+        _store_columns(left, tile_y, n0, c0, rows_left, N, stride_ym, ROWS, W // 2, WARPS)
+        _store_columns(right, tile_y, n0, c0 + W // 2, rows_left, N, stride_ym, ROWS, W // 2, WARPS)
     else:
-        layout: gl.constexpr = gl.BlockedLayout([8, 1], [8, 4], [1, 4], [0, 1])
+        layout: gl.constexpr = gl.BlockedLayout([8, 1], [8, 4], [1, WARPS], [0, 1])
         t = gl.convert_layout(t, layout)
         offs_n = n0 + gl.arange(0, ROWS, layout=gl.SliceLayout(1, layout))
         offs_c = c0 + gl.arange(0, W, layout=gl.SliceLayout(0, layout))
