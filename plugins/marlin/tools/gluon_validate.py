@@ -15,8 +15,8 @@ import sys
 
 import torch
 
-from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
-from mxfp8_marlin import _triton
+from mxfp8_core import Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
+from mxfp8_marlin import MarlinKernel, _triton
 from mxfp8_marlin.configs import Config, fit_block_k
 from mxfp8_marlin.kernel import _launch_wgmma
 from mxfp8_marlin.packing import pack_weights
@@ -26,6 +26,17 @@ SHAPES = [  # (block_m, block_n, block_k, warps, stages): the table's and the on
     (64, 64, 128, 4, 3), (128, 64, 128, 4, 4), (128, 64, 128, 4, 3), (256, 64, 128, 4, 3),
     (128, 128, 128, 8, 3), (256, 128, 64, 8, 3), (64, 64, 256, 4, 3),
 ]
+
+
+def case_weights(w: torch.Tensor):
+    """An MXFP8 weight from float ``w``: its packed tensors and its float32 dequantization."""
+    q, s = quantize_mxfp8(w)
+    return pack_weights(q, s), dequantize_mxfp8(q, s, torch.float32)
+
+
+def bound(act: torch.dtype, n: int, k: int) -> float:
+    """The plugin's own error bound for an ``[n, k]`` weight and ``act`` activations."""
+    return MarlinKernel.tolerance(Mxfp8LinearLayerConfig(k, n, act))
 
 
 def check_case(x, packed, w32, bias, cfg, repeats: int, tol: float) -> list[str]:
@@ -61,11 +72,9 @@ def main() -> int:
     torch.manual_seed(0)
     bad_total = 0
     for (n, k), act in itertools.product(((4096, 320), (4096, 4096), (4993, 96)), (torch.bfloat16, torch.float16)):
-        q, s = quantize_mxfp8(torch.randn(n, k, device="cuda") * 0.02)
-        p = pack_weights(q, s)
-        w32 = dequantize_mxfp8(q, s, torch.float32)
+        p, w32 = case_weights(torch.randn(n, k, device="cuda") * 0.02)
         tk = p["marlin_weight"].shape[2]
-        tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
+        tol = bound(act, n, k)
         for shape, m, split in itertools.product(shapes, ms, (1, 3)):
             bm, bn, bk, warps, stages = shape
             cfg = Config("wgmma", bm, bn, fit_block_k(tk, bk), split, 8, warps, stages)

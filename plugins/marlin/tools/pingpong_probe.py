@@ -19,14 +19,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
-from mxfp8_marlin.packing import pack_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
-from gluon_validate import check_case  # noqa: E402  (tools/: this script's own directory)
+from gluon_validate import bound, case_weights, check_case  # noqa: E402  (tools/: this script's own directory)
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 CONFIGS = "256,128,64,4;256,128,64,3;128,128,64,4;128,128,64,6;256,64,64,4;128,64,64,4"
@@ -41,11 +39,9 @@ def validate(cfgs, repeats: int) -> int:
     torch.manual_seed(0)
     bad = 0
     for (n, k), act in itertools.product(((4096, 4096), (4993, 320), (1000, 4096)), (torch.bfloat16, torch.float16)):
-        q, s = quantize_mxfp8(torch.randn(n, k, device="cuda") * 0.02)
-        p = pack_weights(q, s)
-        w32 = dequantize_mxfp8(q, s, torch.float32)
+        p, w32 = case_weights(torch.randn(n, k, device="cuda") * 0.02)
         bias = torch.randn(n, device="cuda").to(act)
-        tol = (2 * 2.0**-8 if act == torch.bfloat16 else 2 * 2.0**-11) + k * 2.0**-24
+        tol = bound(act, n, k)
         for cfg0, m, split in itertools.product(cfgs, (1, 17, 256, 300, 1024), (1, 3)):
             # As run_gemm does: a K tile within one packed column block (check_case launches directly).
             cfg = replace(cfg0, split_k=split, block_k=configs.fit_block_k(p["marlin_weight"].shape[2], cfg0.block_k))
@@ -66,12 +62,10 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) ->
     rows = []
     for n, k in SHAPES:
         w = torch.randn(n, k, device="cuda") * 0.02
-        q, s = quantize_mxfp8(w)
-        p = pack_weights(q, s)
+        p, w32 = case_weights(w)
         args = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
-        w32 = dequantize_mxfp8(q, s, torch.float32)
         wb = w.to(torch.bfloat16)
-        tol = 2 * 2.0**-8 + k * 2.0**-24
+        tol = bound(torch.bfloat16, n, k)
         for m in ms:
             x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
             ref = x.float() @ w32.T
