@@ -226,46 +226,45 @@ def _round15():
     return out
 
 
+def _gluon_against_table(small, mid, large):
+    """Rounds 16 and 16b: Gluon wgmma tiles ``(block_m, block_n, block_k, warps, stages),
+    waves`` per bucket, each bucket with the table's Triton tile (and dequantize + cuBLAS
+    for the large one) as its baseline."""
+    W = lambda bm, bn, bk, warps, stages: C("wgmma", bm, bn, bk, 1, 8, warps, stages)  # noqa: E731
+    out = [("small", 512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0)]
+    out += [("small", 512, W(*tile), (1, 4, 16), waves) for tile, waves in small]
+    out.append(("mid", 512, C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0))
+    out += [("mid", 512, W(*tile), (64,), waves) for tile, waves in mid]
+    out.append(("large", 512, C("fused", 256, 128, 128, 1, 8, 8, 3, True), (256, 512), 1.0))
+    out.append(("large", 512, C("dequant"), (512, 1024), 0))
+    out += [("large", 512, W(*tile), (256, 512, 1024), waves) for tile, waves in large]
+    return out
+
+
 def _round16():
     """The Gluon wgmma kernel (``_gluon.py``: decode overlapped with the previous K tile's
     asynchronous wgmma, TMA loads) against the table's Triton tiles, M = 1 to 1024."""
-    W = lambda bm, bn, bk, warps, stages: C("wgmma", bm, bn, bk, 1, 8, warps, stages)  # noqa: E731
-    out = [("small", 512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0)]
-    for cfg, waves in ((W(16, 64, 128, 4, 4), 2.0), (W(16, 64, 128, 4, 6), 2.0), (W(16, 64, 256, 4, 4), 2.0),
-                       (W(16, 64, 128, 4, 4), 4.0), (W(16, 128, 128, 8, 4), 2.0)):
-        out.append(("small", 512, cfg, (1, 4, 16), waves))
-    out.append(("mid", 512, C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0))
-    for cfg, waves in ((W(64, 64, 128, 4, 4), 2.0), (W(64, 64, 64, 4, 6), 2.0), (W(64, 128, 64, 8, 4), 1.0),
-                       (W(64, 64, 128, 4, 4), 3.0), (W(64, 128, 128, 8, 3), 1.0)):
-        out.append(("mid", 512, cfg, (64,), waves))
-    out.append(("large", 512, C("fused", 256, 128, 128, 1, 8, 8, 3, True), (256, 512), 1.0))
-    out.append(("large", 512, C("dequant"), (512, 1024), 0))
-    for cfg, waves in ((W(256, 128, 64, 8, 3), 1.0), (W(256, 128, 64, 8, 4), 1.0), (W(128, 128, 64, 8, 4), 1.0),
-                       (W(128, 256, 64, 8, 3), 1.0), (W(256, 64, 64, 4, 4), 2.0), (W(128, 128, 128, 8, 3), 1.0),
-                       (W(256, 128, 64, 8, 4), 2.0)):
-        out.append(("large", 512, cfg, (256, 512, 1024), waves))
-    return out
+    return _gluon_against_table(
+        small=(((16, 64, 128, 4, 4), 2.0), ((16, 64, 128, 4, 6), 2.0), ((16, 64, 256, 4, 4), 2.0),
+               ((16, 64, 128, 4, 4), 4.0), ((16, 128, 128, 8, 4), 2.0)),
+        mid=(((64, 64, 128, 4, 4), 2.0), ((64, 64, 64, 4, 6), 2.0), ((64, 128, 64, 8, 4), 1.0),
+             ((64, 64, 128, 4, 4), 3.0), ((64, 128, 128, 8, 3), 1.0)),
+        large=(((256, 128, 64, 8, 3), 1.0), ((256, 128, 64, 8, 4), 1.0), ((128, 128, 64, 8, 4), 1.0),
+               ((128, 256, 64, 8, 3), 1.0), ((256, 64, 64, 4, 4), 2.0), ((128, 128, 128, 8, 3), 1.0),
+               ((256, 128, 64, 8, 4), 2.0)))
 
 
 def _round16b():
     """Round 16 again with the scale bytes loaded by TMA with each tile (in round 16 plain
     loads of them, still in flight, held up the release fence of every stage refill), and
     128-row tiles at two programs per SM."""
-    W = lambda bm, bn, bk, warps, stages: C("wgmma", bm, bn, bk, 1, 8, warps, stages)  # noqa: E731
-    out = [("small", 512, C("fused", 16, 64, 256, 1, 8, 4, 3, False), (1, 4, 16), 2.0)]
-    for cfg, waves in ((W(16, 64, 128, 4, 4), 2.0), (W(16, 64, 256, 4, 4), 2.0), (W(16, 64, 128, 4, 4), 4.0),
-                       (W(16, 128, 128, 8, 4), 2.0), (W(16, 64, 256, 4, 3), 3.0)):
-        out.append(("small", 512, cfg, (1, 4, 16), waves))
-    out.append(("mid", 512, C("fused", 64, 64, 128, 1, 8, 4, 3, True), (64,), 2.0))
-    for cfg, waves in ((W(64, 64, 128, 4, 4), 2.0), (W(64, 64, 128, 4, 3), 2.0), (W(64, 64, 256, 4, 3), 2.0),
-                       (W(64, 128, 128, 8, 3), 1.0), (W(64, 64, 128, 4, 4), 3.0)):
-        out.append(("mid", 512, cfg, (64,), waves))
-    out.append(("large", 512, C("fused", 256, 128, 128, 1, 8, 8, 3, True), (256, 512), 1.0))
-    out.append(("large", 512, C("dequant"), (512, 1024), 0))
-    for cfg, waves in ((W(128, 128, 128, 8, 3), 1.0), (W(128, 128, 64, 8, 4), 1.0), (W(128, 256, 64, 8, 3), 1.0),
-                       (W(256, 64, 64, 4, 4), 2.0), (W(128, 64, 128, 4, 4), 2.0), (W(128, 128, 64, 8, 3), 2.0)):
-        out.append(("large", 512, cfg, (256, 512, 1024), waves))
-    return out
+    return _gluon_against_table(
+        small=(((16, 64, 128, 4, 4), 2.0), ((16, 64, 256, 4, 4), 2.0), ((16, 64, 128, 4, 4), 4.0),
+               ((16, 128, 128, 8, 4), 2.0), ((16, 64, 256, 4, 3), 3.0)),
+        mid=(((64, 64, 128, 4, 4), 2.0), ((64, 64, 128, 4, 3), 2.0), ((64, 64, 256, 4, 3), 2.0),
+             ((64, 128, 128, 8, 3), 1.0), ((64, 64, 128, 4, 4), 3.0)),
+        large=(((128, 128, 128, 8, 3), 1.0), ((128, 128, 64, 8, 4), 1.0), ((128, 256, 64, 8, 3), 1.0),
+               ((256, 64, 64, 4, 4), 2.0), ((128, 64, 128, 4, 4), 2.0), ((128, 128, 64, 8, 3), 2.0)))
 
 
 def _round16c():
