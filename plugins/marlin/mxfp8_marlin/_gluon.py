@@ -37,16 +37,26 @@ PINGPONG_ROWS = 64  # weight rows of one consumer warpgroup of mx_w8a16_wgmma_ws
 
 
 @gluon.jit
-def _program_tile(M, N, K, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-                  GROUP_N: gl.constexpr):
-    """This program's output tile (index, first weight row, first activation row) and its
-    split of K (split index, first K tile, K tile count; the host leaves no split empty)."""
-    pid_m, pid_n, tiles_n = _tile_order(gl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_N)
-    pid_k = gl.program_id(1)
-    per_split = (K // BLOCK_K + SPLIT_K - 1) // SPLIT_K
+def _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+                  BLOCK_K: gl.constexpr, GROUP_N: gl.constexpr):
+    """This program's output tile and its share of K, on a 1-D grid: the first
+    ``FULL_TILES`` programs take one tile each with all of K; each later tile is split
+    into ``SPLIT_K`` runs of K tiles (the host leaves no run empty), split-major as a
+    ``(tiles, SPLIT_K)`` grid would order them. Returns (the tile's index among the split
+    ones (its split-K slot), the split count of the tile, first weight row, first
+    activation row, split index, first K tile, K tile count)."""
+    pid = gl.program_id(0)
+    whole = pid < FULL_TILES
+    q = gl.maximum(pid - FULL_TILES, 0)
+    split_tiles = gl.maximum(gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N) - FULL_TILES, 1)
+    slot = q % split_tiles
+    pid_k = q // split_tiles
+    splits = gl.where(whole, 1, SPLIT_K)
+    pid_m, pid_n, tiles_n = _tile_order(gl.where(whole, pid, FULL_TILES + slot), M, N, BLOCK_M, BLOCK_N, GROUP_N)
+    per_split = (K // BLOCK_K + splits - 1) // splits
     kt_begin = pid_k * per_split
     count = gl.minimum(kt_begin + per_split, K // BLOCK_K) - kt_begin
-    return pid_m * tiles_n + pid_n, pid_n * BLOCK_N, pid_m * BLOCK_M, pid_k, kt_begin, count
+    return slot, splits, pid_n * BLOCK_N, pid_m * BLOCK_M, pid_k, kt_begin, count
 
 
 @gluon.jit
@@ -147,20 +157,22 @@ def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin
     return acc
 
 
-@gluon.jit(do_not_specialize=["M", "SPLIT_K"])
+@gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K"])
 def mx_w8a16_wgmma(
     x_desc, w_desc, d_desc, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
     M, N, K, NP, stride_ym,
     HAS_BIAS: gl.constexpr, TK: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-    SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
+    FULL_TILES, SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
     ``_triton.mx_w8a16_gemm`` (float32 partials, the last program of a tile sums them in
-    a fixed order). The scale bytes come by TMA with the tile: a plain load still in flight
+    a fixed order), for the tiles past the first ``FULL_TILES`` (``_program_tile``; a 1-D
+    grid of ``FULL_TILES + (tiles - FULL_TILES) * SPLIT_K`` programs). The scale bytes come by TMA with the tile: a plain load still in flight
     would hold up the release fence of every refill."""
-    tile, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, SPLIT_K, BLOCK_M, BLOCK_N, BLOCK_K, GROUP_N)
+    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N,
+                                                                 BLOCK_K, GROUP_N)
 
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                   instr_shape=[16, BLOCK_M, 16])
@@ -195,10 +207,10 @@ def mx_w8a16_wgmma(
 
     offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
-    if SPLIT_K == 1:
+    if splits == 1:
         _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS, num_warps)
     else:
-        _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+        _split_k_fixup(acc, slot, pid_k, splits, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
                        offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps)
 
 
@@ -263,7 +275,7 @@ def _ws_retire(acc, w, empty, i, STAGES: gl.constexpr):
 
 @gluon.jit
 def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0, M, N,
-                stride_ym, tile, pid_k, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
+                stride_ym, slot, pid_k, splits, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
                 HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
     """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: weight rows
     ``n0 + C * HALF`` onwards of the tile, then their epilogue (or split-K partial).
@@ -289,19 +301,19 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
     n_c = n0 + C * HALF
     offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
-    if SPLIT_K == 1:
+    if splits == 1:
         _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n_c, m0, M, N, stride_ym, HAS_BIAS, 4)
     else:
-        _split_k_fixup(acc, tile * CONSUMERS + C, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+        _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
                        offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
 
 
-@gluon.jit(do_not_specialize=["M", "SPLIT_K"])
+@gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K"])
 def mx_w8a16_wgmma_ws(
     x_desc, w_desc, d_desc, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
     M, N, K, NP, stride_ym,
     HAS_BIAS: gl.constexpr, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
-    SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
+    FULL_TILES, SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
     num_warps: gl.constexpr, CONSUMER_REGS: gl.constexpr = 232,
 ):
     """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
@@ -310,11 +322,12 @@ def mx_w8a16_wgmma_ws(
     consumers take turns issuing their wgmmas (``turns``), so one decodes while the
     other's wgmma runs: the overlap that a wgmma left in flight was meant to give, without
     leaving one in flight (see the module docstring). The loader refills a stage once
-    every consumer has released it."""
+    every consumer has released it. Split-K and the grid as in ``mx_w8a16_wgmma``."""
     gl.static_assert(num_warps == 4, "the default partition is consumer 0, one warpgroup")
     HALF: gl.constexpr = w_desc.block_type.shape[0]
     BLOCK_N: gl.constexpr = HALF * CONSUMERS
-    tile, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, SPLIT_K, BLOCK_M, BLOCK_N, BLOCK_K, GROUP_N)
+    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N,
+                                                                 BLOCK_K, GROUP_N)
 
     x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
     w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES * CONSUMERS, HALF, BLOCK_K], w_desc.layout)
@@ -334,37 +347,55 @@ def mx_w8a16_wgmma_ws(
     if CONSUMERS == 2:
         gl.warp_specialize([
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
-                           M, N, stride_ym, tile, pid_k, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
+                           M, N, stride_ym, slot, pid_k, splits, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
-                           M, N, stride_ym, tile, pid_k, SPLIT_K, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
+                           M, N, stride_ym, slot, pid_k, splits, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
             (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP, TK,
                         BLOCK_K, STAGES, CONSUMERS)),
         ], [4, 1], [CONSUMER_REGS, 40])
     else:
         gl.warp_specialize([
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
-                           M, N, stride_ym, tile, pid_k, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
+                           M, N, stride_ym, slot, pid_k, splits, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
             (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP, TK,
                         BLOCK_K, STAGES, CONSUMERS)),
         ], [1], [40])
 
 
 @gluon.jit
-def _split_k_fixup(acc, tile, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, n0, m0, M, N,
+def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, n0, m0, M, N,
                    stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
                    mma: gl.constexpr, WARPS: gl.constexpr):
-    """Store this split's float32 partial of the tile; the last split to arrive sums all of
-    them in split order (deterministic) and runs the epilogue."""
+    """Sum the tile's split-K partials in split order (deterministic) and run the epilogue,
+    in the split that arrives last. Two counters a tile: arrivals (``cnt[2 * slot]``) and
+    partials stored (``cnt[2 * slot + 1]``). Every split takes its arrival before storing
+    anything, so the last one knows it is last at once: with two splits it keeps its own
+    partial in registers (a + b == b + a exactly in float32) and reads only the other,
+    which halves the bytes each SM moves through L2 (a 256x128 tile's partial is 128 KB)
+    against storing its own and reading both. It waits only for splits that have already
+    arrived, i.e. are running: no dependence on the order in which programs start."""
     offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
-    tile_ws = ws_ptr + tile.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
-    gl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
-    gl.thread_barrier()  # every partial stored before one thread releases the counter
-    arrived = gl.atomic_add(cnt_ptr + tile, 1, sem="acq_rel", scope="gpu")
-    if arrived == SPLIT_K - 1:
-        total = gl.zeros([BLOCK_N, BLOCK_M], gl.float32, mma)
-        for part in range(SPLIT_K):
-            total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
-        gl.store(cnt_ptr + tile, 0)
+    tile_ws = ws_ptr + slot.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
+    arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
+    last = arrived == SPLIT_K - 1
+    if (arrived < SPLIT_K - 1) | (SPLIT_K > 2):  # past two splits, all are summed from memory
+        gl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
+        gl.thread_barrier()  # every partial stored before one thread releases the counter
+        gl.atomic_add(cnt_ptr + 2 * slot + 1, 1, sem="release", scope="gpu")
+    if last:
+        stored_by_all = SPLIT_K if SPLIT_K > 2 else SPLIT_K - 1
+        stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
+        while stored < stored_by_all:
+            stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
+        gl.thread_barrier()  # the other threads read after the acquire
+        if SPLIT_K == 2:
+            total = acc + gl.load(tile_ws + (1 - pid_k) * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+        else:
+            total = gl.load(tile_ws + offs_tile, cache_modifier=".cg")
+            for part in range(1, SPLIT_K):
+                total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+        gl.store(cnt_ptr + 2 * slot, 0)
+        gl.store(cnt_ptr + 2 * slot + 1, 0)
         _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
 
 

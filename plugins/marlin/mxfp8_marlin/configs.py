@@ -42,6 +42,9 @@ class Config:
     decode: str | None = None  # None: the device's default for this config (kernel.default_decode)
     chunk_mb: float = 0  # dequant: N-chunks of about this many MB of bf16 weights (0: all at once)
     overlap: bool = False  # dequant: dequantize chunk i+1 on a side stream while cuBLAS runs chunk i
+    # wgmma/pingpong: split_k applies only to the tiles of the last, partial wave (one
+    # program per SM: the pingpong kernel's occupancy); the others run whole (whole_tiles)
+    split_tail: bool = False
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -52,8 +55,8 @@ class Config:
             return (f"gemv BM{self.block_m} BN{self.block_n} BK{self.block_k} w{self.num_warps} "
                     f"{self.decode or 'default'}")
         if self.strategy in ("wgmma", "pingpong"):
-            return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k} G{self.group_n} "
-                    f"w{self.num_warps} s{self.num_stages}")
+            return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k}"
+                    f"{' tail' if self.split_tail else ''} G{self.group_n} w{self.num_warps} s{self.num_stages}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
@@ -131,6 +134,31 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
         return None
     split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
     return PINGPONG_256 if k // PINGPONG_256.block_k // split >= PINGPONG_MIN_K_TILES else PINGPONG_128
+
+
+# Past one wave of the pingpong kernel (one program per SM), a last wave of few tiles
+# leaves most SMs idle for a whole tile's time: 14336x4096 at M = 1024 has 448 256x128
+# tiles on 132 SMs, three full waves and 52 tiles. Splitting only those tiles' K (here in
+# two: 104 programs of half a tile) ends the last wave in about half the time.
+TAIL_MIN_K_TILES = 16  # K tiles a split of a tail tile keeps at least
+
+
+def whole_tiles(tiles: int, num_sms: int) -> int:
+    """Tiles that run whole under ``split_tail``: all full waves of ``num_sms`` tiles."""
+    return tiles // num_sms * num_sms
+
+
+def tail_split(tiles: int, k_tiles: int, num_sms: int) -> int:
+    """How finely to split the K of the last wave's tiles (1: not at all): the largest
+    power of two that still fits the split programs into one wave and leaves each split
+    at least ``TAIL_MIN_K_TILES`` K tiles."""
+    rest = tiles - whole_tiles(tiles, num_sms)
+    if tiles <= num_sms or rest == 0:
+        return 1
+    split = 1
+    while 2 * split * rest <= num_sms and k_tiles // (2 * split) >= TAIL_MIN_K_TILES:
+        split *= 2
+    return split
 
 
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
@@ -212,4 +240,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles))
+        if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
+            tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
+            if (split := tail_split(tiles, k // cfg.block_k, num_sms)) > 1:
+                cfg = replace(cfg, split_k=split, split_tail=True)
     return cfg

@@ -189,12 +189,13 @@ def _dummies(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     return pair
 
 
-def _split_k_buffers(device: torch.device, tiles: int, split: int, cfg: configs.Config):
-    """The float32 partials workspace and the tile counters of a split-K launch; without a
-    split, stand-ins of the same pointer types (unused, and no second compilation)."""
+def _split_k_buffers(device: torch.device, tiles: int, split: int, cfg: configs.Config, counters: int = 1):
+    """The float32 partials workspace and the tile counters (``counters`` a tile) of a
+    split-K launch; without a split, stand-ins of the same pointer types (unused, and no
+    second compilation)."""
     if split > 1:
         ws = torch.empty(tiles * split * cfg.block_n * cfg.block_m, dtype=torch.float32, device=device)
-        return ws, _tile_counters(device, tiles)
+        return ws, _tile_counters(device, tiles * counters)
     return _dummies(device)
 
 
@@ -383,24 +384,27 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     split = triton_cdiv(k_tiles, per_split)
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
+    # split_tail: the tiles of the last, partial wave are split (the others run whole).
+    full = configs.whole_tiles(tiles, num_sms(x.device)) if cfg.split_tail and split > 1 else 0
+    grid = (full + (tiles - full) * split,)
     common = (rs, y if bias is None else bias.contiguous(), y)
     if cfg.strategy == "pingpong":
         half = _gluon.PINGPONG_ROWS
-        ws, cnt = _split_k_buffers(x.device, tiles * (cfg.block_n // half), split, replace(cfg, block_n=half))
+        ws, cnt = _split_k_buffers(x.device, (tiles - full) * (cfg.block_n // half), split, replace(cfg, block_n=half), 2)
         x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, half, cfg.block_k)
-        _gluon.mx_w8a16_wgmma_ws[(tiles, split)](
+        _gluon.mx_w8a16_wgmma_ws[grid](
             x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
-            HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, SPLIT_K=split,
-            GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half, num_warps=4,
+            HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, FULL_TILES=full,
+            SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half, num_warps=4,
         )
         return y
-    ws, cnt = _split_k_buffers(x.device, tiles, split, cfg)
+    ws, cnt = _split_k_buffers(x.device, tiles - full, split, cfg, 2)
     x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, cfg.block_n, cfg.block_k)
-    _gluon.mx_w8a16_wgmma[(tiles, split)](
+    _gluon.mx_w8a16_wgmma[grid](
         x_desc, w_desc, d_desc, *common, ws, cnt,
         m, n, k, q.shape[1], y.stride(0),
         HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-        SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages,
+        FULL_TILES=full, SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages,
         DOT=kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16, num_warps=cfg.num_warps,
     )
     return y

@@ -221,6 +221,29 @@ def test_wgmma_kernel(cfg, split, act, out):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("sms", [7, 16])
+@pytest.mark.parametrize("split", [2, 3])
+@pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
+def test_wgmma_kernel_split_tail(cfg, split, sms, monkeypatch):
+    """``split_tail``: whole tiles and split ones in one grid (the SM count made small, so
+    that small shapes have several waves and a partial last one)."""
+    from dataclasses import replace
+
+    monkeypatch.setattr(kernel_module, "num_sms", lambda device: sms)
+    layer, kernel, w32 = gpu_layer(4993, 320, torch.bfloat16, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, torch.bfloat16)
+    cfg = replace(cfg, split_k=split, split_tail=True)
+    for m in (1, 17, 255, 300, 1000):
+        x = torch.randn(m, 320, device="cuda").to(torch.bfloat16)
+        y = run_gemm(x, *args, config=cfg)
+        ref = x.float() @ w32.T + layer.bias.float()
+        err = float((y.float() - ref).norm() / ref.norm())
+        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), m, err)
+        assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("k", [320, 4096])
@@ -241,12 +264,13 @@ def test_wgmma_kernel_repeats_exactly(cfg, act, k):
 def test_table_writes_every_output_right_under_stress(n, k, act, monkeypatch):
     """Through the heuristic (so the Gluon tiles, the warp-specialized one past M = 128):
     every output element written (the output's memory is NaN before each call) and right,
-    three calls each, partial tiles in M and N. Other shapes of the kernel left elements unwritten or wrong
+    three calls each, partial tiles in M and N; at 8192x4096, M = 2304 the last wave's
+    tiles are split (``split_tail``, 576 tiles on 132 SMs). Other shapes of the kernel left elements unwritten or wrong
     (tools/flaky_probe.py); this guards the table's."""
     monkeypatch.setattr(kernel_module, "GLUON", True)
     layer, kernel, w32 = gpu_layer(n, k, act, True)
     args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
-    for m in (1, 5, 16, 17, 31, 33, 64, 100, 128, 129, 200, 256, 300, 1000):
+    for m in (1, 5, 16, 17, 31, 33, 64, 100, 128, 129, 200, 256, 300, 1000, 2304):
         x = torch.randn(m, k, device="cuda").to(act)
         ref = x.float() @ w32.T + layer.bias.float()
         first = None

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mxfp8_core import Mxfp8LinearLayerConfig, quantize_mxfp8
-from mxfp8_marlin import MarlinKernel
+from mxfp8_marlin import MarlinKernel, configs
 from mxfp8_marlin import kernel as kernel_module
 from mxfp8_marlin.configs import Config
 from mxfp8_marlin.kernel import run_gemm
@@ -217,7 +217,6 @@ def test_interpreter_works_when_triton_was_imported_first():
 
 
 def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
-    from mxfp8_marlin import configs
 
     monkeypatch.setattr(configs, "GEMV_MAX_M", 4)
     configs.choose.cache_clear()
@@ -285,7 +284,6 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
     asking for them elsewhere is a clear error, not a fallback."""
     from types import SimpleNamespace
 
-    from mxfp8_marlin import configs
 
     major, minor = capability
     monkeypatch.setitem(kernel_module._properties_by_index, 0,
@@ -318,11 +316,28 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(512, 4096, 4096).block_m == 128 and pick(512, 4096, 14336).block_m == 256
         assert pick(512, 4096, 14336).split_k == 2
         assert pick(1024, 4096, 4096).block_m == 256 and pick(2048, 14336, 4096).block_m == 256
+        # 448 tiles on 132 SMs: the last wave's 52 tiles split in two, the others whole
+        tail = pick(1024, 14336, 4096)
+        assert (tail.split_k, tail.split_tail) == (2, True) and "SK2 tail" in tail.describe()
+        assert not pick(1024, 8192, 8192).split_tail and not pick(4096, 14336, 4096).split_tail
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
         assert pick(64, 8192, 8192).split_k == 2
         assert pick(16, 4096, 4096).split_k == 4  # the 16-row tile: about two programs an SM
     configs.choose.cache_clear()
+
+
+@pytest.mark.parametrize("tiles,k_tiles,split", [
+    (448, 64, 2),  # 14336x4096 at M = 1024: 3 waves and 52 tiles; 104 programs fit a wave, 208 do not
+    (140, 64, 4),  # 8 tiles left: split while each keeps 16 K tiles
+    (140, 16, 1),  # too few K tiles to split
+    (256, 64, 1),  # 124 tiles left: two splits would not fit a wave
+    (396, 64, 1),  # no partial wave
+    (100, 64, 1),  # one wave: the uniform split-K's business
+])
+def test_tail_split(tiles, k_tiles, split):
+    assert configs.tail_split(tiles, k_tiles, 132) == split
+    assert configs.whole_tiles(tiles, 132) == tiles // 132 * 132
 
 
 def test_wgmma_kernel_refuses_configs_that_failed_validation():

@@ -1,8 +1,10 @@
-"""The warp-specialized Gluon kernel (``strategy="pingpong"``) on an sm_90 GPU, in one
-device call (a program, not a test): first a validation sweep (every output written,
+"""The Gluon kernels (``strategy="pingpong"``, the warp-specialized one, unless a config
+says ``wgmma:``) on an sm_90 GPU, in one device call (a program, not a test): first a validation sweep (every output written,
 within the error bound of the float32 reference, bit-identical over repeats), then its
 speed on the benchmark's four shapes against cuBLAS bf16, the default (``run_gemm``
-without a config), the table without the Gluon kernels, and dequantize + cuBLAS. Timing as in ``bench/bench_gemm.py``.
+without a config), the table without the Gluon kernels, and dequantize + cuBLAS; a
+config without split-K whose last wave is partial is also timed with that wave split
+(``split_tail``). Timing as in ``bench/bench_gemm.py``.
 
     python plugins/marlin/tools/pingpong_probe.py [--configs 256,128,64,4;...] [--skip-validate] > probe.txt
 """
@@ -30,8 +32,11 @@ SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 CONFIGS = "256,128,64,4;256,128,64,3;128,128,64,4;128,128,64,6;256,64,64,4;128,64,64,4"
 
 
-def pingpong(bm: int, bn: int, bk: int, stages: int, group_n: int = 8, split: int = 1) -> configs.Config:
-    return configs.Config("pingpong", block_m=bm, block_n=bn, block_k=bk, split_k=split, group_n=group_n,
+def parse(spec: str) -> configs.Config:
+    """``[strategy:]BM,BN,BK,stages[,group_n]`` (strategy ``pingpong`` unless given, e.g. ``wgmma``)."""
+    strategy, _, sizes = spec.rpartition(":")
+    bm, bn, bk, stages, *group_n = (int(v) for v in sizes.split(","))
+    return configs.Config(strategy or "pingpong", block_m=bm, block_n=bn, block_k=bk, group_n=group_n[0] if group_n else 8,
                           num_warps=4, num_stages=stages)
 
 
@@ -55,12 +60,12 @@ def validate(cfgs, repeats: int) -> int:
     return bad
 
 
-def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) -> None:
+def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...], shapes=SHAPES) -> None:
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     rows = []
-    for n, k in SHAPES:
+    for n, k in shapes:
         w = torch.randn(n, k, device="cuda") * 0.02
         p, w32 = case_weights(w)
         args = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
@@ -77,6 +82,10 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) ->
             for cfg0, waves in itertools.product(cfgs, waves_list):
                 cfg = replace(cfg0, split_k=configs.fit_split_k(m, n, k, cfg0, sms, waves, 4))
                 cands.append((f"{cfg.describe()} waves{waves:g}", cfg))
+                tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
+                if cfg.split_k == 1 and (tail := configs.tail_split(tiles, k // cfg.block_k, sms)) > 1:
+                    cands.append((replace(cfg, split_k=tail, split_tail=True).describe(),
+                                  replace(cfg, split_k=tail, split_tail=True)))
             seen = set()
             for name, cfg in cands:
                 if name.split(" waves")[0] in seen:
@@ -100,20 +109,22 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...]) ->
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--configs", default=CONFIGS, help="BM,BN,BK,stages[,group_n] separated by ';'")
+    ap.add_argument("--configs", default=CONFIGS, help="[strategy:]BM,BN,BK,stages[,group_n] separated by ';'")
     ap.add_argument("--ms", default="256,1024,4096")
     ap.add_argument("--waves", default="1")
+    ap.add_argument("--shapes", default=",".join(f"{n}x{k}" for n, k in SHAPES), help="NxK,...")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip-validate", action="store_true")
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--out", default="pingpong_probe.json")
     args = ap.parse_args()
-    cfgs = [pingpong(*(int(v) for v in c.split(","))) for c in args.configs.split(";")]
+    cfgs = [parse(c) for c in args.configs.split(";")]
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
     if not args.skip_validate:
         validate(cfgs, args.repeats)
     if not args.validate_only:
-        speed(cfgs, args.out, tuple(int(v) for v in args.ms.split(",")), tuple(float(v) for v in args.waves.split(",")))
+        speed(cfgs, args.out, tuple(int(v) for v in args.ms.split(",")), tuple(float(v) for v in args.waves.split(",")),
+              [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")])
     return 0
 
 
