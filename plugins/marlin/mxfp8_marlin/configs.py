@@ -94,16 +94,17 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 # - M <= 16 and M <= 32: 16 or 32 activation rows x 64 weight rows x 128: 1-5% faster than
 #   the mma.sync tile at M <= 16 (the CUDA-core kernel keeps M = 1); at M = 32 up to 16%
 #   faster than the Triton swap tile (measured with the earlier, overlapping pipeline);
-# - M <= 128, weights past SMALL_WEIGHT: 64 x 64 x 128: 16-25% faster than the Triton swap
-#   tile at M = 64 (1.46-1.47x cuBLAS); at 4096x4096 it is 6% slower, so small weights
-#   keep the Triton tile. At least 16 K tiles a split (the 16-row tile is faster split finer).
+# - M <= 128: 64 x 64 x 128: 16-25% faster than the Triton swap tile at M = 64 on the
+#   three larger benchmark shapes (1.46-1.47x cuBLAS); at 4096x4096 (round 19b, since the
+#   round-18 epilogue; round 16 had it 6% slower there) 2% faster at M = 64 (split in four:
+#   8 K tiles a split) and 20% at M = 128. At least 8 K tiles a split.
 # Each wgmma is waited for before the next tile is decoded: leaving one in flight (to
 # overlap it with the decode) corrupted outputs in some shapes (round 16e).
 # Entries: bucket -> (programs per SM for split-K, config, fewest K tiles a split).
 WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
     16: (2.0, Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
     32: (2.0, Config("wgmma", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
-    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4), 16),
+    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4), 8),
 }
 
 # M > 128 on sm_90 (with the wgmma kernel enabled): the warp-specialized Gluon kernel
@@ -118,7 +119,11 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 #   the four benchmark shapes) is about 1 + 220 / K for the kernel (a program's pipeline
 #   fill and epilogue, over its K loop) and 1 + 330 / M for dequantize + cuBLAS (one
 #   dequantization of W for any M); the kernel is used where its estimate is the lower,
-#   i.e. for M < 1.5 K.
+#   i.e. for M < 1.5 K;
+# - split-K (fit_split_k, one wave) where the tiles alone leave SMs idle, and past one wave
+#   split_tail (tail_split, below); round 19a: 14336x4096 at M = 1024 179.8 -> 170.7 us,
+#   4096x14336 at M = 1280 284.8 -> 212.1 us. The rule ignores wave quantization otherwise:
+#   at 4096x4096, M = 1280 (1.2 waves) dequantize + cuBLAS measured faster (74 against 85 us).
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
@@ -230,7 +235,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
             waves, cfg, min_k_tiles = 1.0, pingpong, 4
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
-        elif wgmma and bucket in WGMMA_TABLE and (bucket != 128 or n * k > SMALL_WEIGHT):
+        elif wgmma and bucket in WGMMA_TABLE:
             waves, cfg, min_k_tiles = WGMMA_TABLE[bucket]
     cfg = replace(cfg, **dict(overrides))
     if cfg.strategy == "dequant":

@@ -299,8 +299,7 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
     for m in (2, 16, 17, 32):
         assert pick(m, 4096, 4096).strategy == want, m
     for m in (33, 64, 128):
-        assert pick(m, 8192, 8192).strategy == want, m
-        assert pick(m, 4096, 4096).strategy == "fused", m  # small weights keep the Triton tile
+        assert pick(m, 8192, 8192).strategy == want and pick(m, 4096, 4096).strategy == want, m
     assert pick(1, 14336, 4096).strategy == "gemv"  # the CUDA-core kernel keeps M = 1
     # M > 128: the warp-specialized kernel, unless dequantize + cuBLAS is estimated faster
     # (M >= 1.5 K: 6144 rows at K = 4096, 12288 at K = 8192).
@@ -321,7 +320,8 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert (tail.split_k, tail.split_tail) == (2, True) and "SK2 tail" in tail.describe()
         assert not pick(1024, 8192, 8192).split_tail and not pick(4096, 14336, 4096).split_tail
     if ready:
-        assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
+        assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
+        assert pick(64, 4096, 4096).split_k == 4 and pick(128, 4096, 4096).split_k == 2  # 8 and 16 K tiles
         assert pick(64, 8192, 8192).split_k == 2
         assert pick(16, 4096, 4096).split_k == 4  # the 16-row tile: about two programs an SM
     configs.choose.cache_clear()
