@@ -169,8 +169,9 @@ def mx_w8a16_wgmma(
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
     ``_triton.mx_w8a16_gemm`` (float32 partials, the last program of a tile sums them in
     a fixed order), for the tiles past the first ``FULL_TILES`` (``_program_tile``; a 1-D
-    grid of ``FULL_TILES + (tiles - FULL_TILES) * SPLIT_K`` programs). The scale bytes come by TMA with the tile: a plain load still in flight
-    would hold up the release fence of every refill."""
+    grid of ``FULL_TILES + (tiles - FULL_TILES) * SPLIT_K`` programs). The scale bytes
+    come by TMA with the tile: a plain load still in flight would hold up the release
+    fence of every refill."""
     slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N,
                                                                  BLOCK_K, GROUP_N)
 

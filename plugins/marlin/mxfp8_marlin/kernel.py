@@ -390,7 +390,8 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     common = (rs, y if bias is None else bias.contiguous(), y)
     if cfg.strategy == "pingpong":
         half = _gluon.PINGPONG_ROWS
-        ws, cnt = _split_k_buffers(x.device, (tiles - full) * (cfg.block_n // half), split, replace(cfg, block_n=half), 2)
+        consumer_tiles = (tiles - full) * (cfg.block_n // half)  # each consumer sums its own rows' partials
+        ws, cnt = _split_k_buffers(x.device, consumer_tiles, split, replace(cfg, block_n=half), 2)
         x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, half, cfg.block_k)
         _gluon.mx_w8a16_wgmma_ws[grid](
             x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
