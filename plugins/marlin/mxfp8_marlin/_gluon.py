@@ -368,28 +368,35 @@ def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr,
                    stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
                    mma: gl.constexpr, WARPS: gl.constexpr):
     """Sum the tile's split-K partials in split order (deterministic) and run the epilogue,
-    in the split that arrives last. Two counters a tile: arrivals (``cnt[2 * slot]``) and
-    partials stored (``cnt[2 * slot + 1]``). Every split takes its arrival before storing
-    anything, so the last one knows it is last at once: with two splits it keeps its own
-    partial in registers (a + b == b + a exactly in float32) and reads only the other,
-    which halves the bytes each SM moves through L2 (a 256x128 tile's partial is 128 KB)
-    against storing its own and reading both. It waits only for splits that have already
-    arrived, i.e. are running: no dependence on the order in which programs start."""
+    in the split that arrives last; two counters a tile (``cnt[2 * slot]``, ``+ 1``).
+
+    Two splits: each takes its arrival first, so the last knows it is last before storing
+    anything; it keeps its own partial in registers (a + b == b + a exactly in float32),
+    waits for the first's partial to be stored and reads only that: half the bytes each
+    SM moves through L2 (a 256x128 tile's partial is 128 KB) against storing its own and
+    reading both. It waits only for a split that has arrived, i.e. is running: nothing
+    depends on the order in which programs start. More splits: each stores its partial,
+    then arrives; the last reads them all (taking the arrival first added 0.5-0.7 us a
+    call at M <= 16 with four splits, round 19c: more than the one partial saved)."""
     offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
     tile_ws = ws_ptr + slot.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
-    arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
-    last = arrived == SPLIT_K - 1
-    if (arrived < SPLIT_K - 1) | (SPLIT_K > 2):  # past two splits, all are summed from memory
-        gl.store(tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile, acc)
+    own = tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile
+    if SPLIT_K == 2:
+        arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
+        if arrived == 0:
+            gl.store(own, acc)
+            gl.thread_barrier()  # the whole partial stored before one thread releases it
+            gl.atomic_add(cnt_ptr + 2 * slot + 1, 1, sem="release", scope="gpu")
+    else:
+        gl.store(own, acc)
         gl.thread_barrier()  # every partial stored before one thread releases the counter
-        gl.atomic_add(cnt_ptr + 2 * slot + 1, 1, sem="release", scope="gpu")
-    if last:
-        stored_by_all = SPLIT_K if SPLIT_K > 2 else SPLIT_K - 1
-        stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
-        while stored < stored_by_all:
-            stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
-        gl.thread_barrier()  # the other threads read after the acquire
+        arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="acq_rel", scope="gpu")
+    if arrived == SPLIT_K - 1:
         if SPLIT_K == 2:
+            stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
+            while stored == 0:
+                stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
+            gl.thread_barrier()  # the other threads read after the acquire
             total = acc + gl.load(tile_ws + (1 - pid_k) * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
         else:
             total = gl.load(tile_ws + offs_tile, cache_modifier=".cg")
