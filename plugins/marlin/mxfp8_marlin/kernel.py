@@ -264,6 +264,9 @@ def run_gemm(
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
         cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
+    if cfg.split_tail and cfg.strategy not in ("wgmma", "pingpong"):
+        raise ValueError(f"marlin: split_tail is a mode of the 'wgmma' and 'pingpong' strategies "
+                         f"(got {cfg.describe()}); the others ignore it")
     if config is not None and cfg.strategy != "dequant":  # choose() already fits its configs to the layout
         cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))  # a K tile within one column block
         if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows

@@ -340,6 +340,15 @@ def test_tail_split(tiles, k_tiles, split):
     assert configs.whole_tiles(tiles, 132) == tiles // 132 * 132
 
 
+def test_split_tail_is_refused_where_it_would_be_ignored():
+    layer, _, _ = processed(40, 96, torch.bfloat16)
+    x = x_for((3, 96), torch.bfloat16)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16)
+    for strategy in ("fused", "gemv", "dequant"):
+        with pytest.raises(ValueError, match="split_tail is a mode of the 'wgmma' and 'pingpong' strategies"):
+            run_gemm(x, *args, config=Config(strategy, split_k=2, split_tail=True))
+
+
 def test_wgmma_kernel_refuses_configs_that_failed_validation():
     if not kernel_module.wgmma_ready(torch.device(DEVICE), False):
         pytest.skip("needs an sm_90 GPU with Triton 3.6 (the error is raised after the platform check)")
