@@ -195,10 +195,15 @@ def fit_block_k(k: int, block_k: int) -> int:
     return bk
 
 
+def output_tiles(m: int, n: int, cfg: Config) -> int:
+    """Output tiles of an ``[m, n]`` product in ``cfg``'s tiles (programs without split-K)."""
+    return -(-m // cfg.block_m) * -(-n // cfg.block_n)
+
+
 def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0, min_k_tiles: int = 2) -> int:
     """The power-of-two split of K that brings the grid closest to ``waves`` programs per
     SM (log scale), keeping at least ``min_k_tiles`` K tiles per split."""
-    tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
+    tiles = output_tiles(m, n, cfg)
     k_tiles = k // cfg.block_k
     splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= min_k_tiles]
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
@@ -246,7 +251,6 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles))
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
-            tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
-            if (split := tail_split(tiles, k // cfg.block_k, num_sms)) > 1:
+            if (split := tail_split(output_tiles(m, n, cfg), k // cfg.block_k, num_sms)) > 1:
                 cfg = replace(cfg, split_k=split, split_tail=True)
     return cfg

@@ -288,7 +288,7 @@ def run_gemm(
         return _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
     y = torch.empty((m, n), dtype=out_dtype, device=device)
-    tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
+    tiles = configs.output_tiles(m, n, cfg)
     ws, cnt = _split_k_buffers(device, tiles, cfg.split_k, cfg)
     bias_arg = y if bias is None else bias.contiguous()
     kern.mx_w8a16_gemm[(tiles, cfg.split_k)](
@@ -386,7 +386,7 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     per_split = triton_cdiv(k_tiles, cfg.split_k)
     split = triton_cdiv(k_tiles, per_split)
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
-    tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(n, cfg.block_n)
+    tiles = configs.output_tiles(m, n, cfg)
     # split_tail: the tiles of the last, partial wave are split (the others run whole).
     full = configs.whole_tiles(tiles, num_sms(x.device)) if cfg.split_tail and split > 1 else 0
     grid = (full + (tiles - full) * split,)

@@ -18,7 +18,7 @@ import torch
 
 from mxfp8_core import quantize_mxfp8
 from mxfp8_marlin import configs, kernel
-from mxfp8_marlin.kernel import _dummies, default_decode, num_sms, run_gemm, triton_cdiv
+from mxfp8_marlin.kernel import _dummies, default_decode, num_sms, run_gemm
 from mxfp8_marlin.packing import pack_weights
 
 
@@ -50,7 +50,7 @@ def main() -> None:
         call = lambda: run_gemm(x, qp, dp, rsp, None, torch.bfloat16, config=cfg)  # noqa: E731
         y = torch.empty(m, 256, device="cuda", dtype=torch.bfloat16)
         ws, cnt = _dummies(x.device)
-        tiles = triton_cdiv(m, cfg.block_m) * triton_cdiv(256, cfg.block_n)
+        tiles = configs.output_tiles(m, 256, cfg)
         launch = lambda: kern.mx_w8a16_gemm[(tiles, 1)](  # noqa: E731  (the launch run_gemm makes)
             x, qp, dp, rsp, y, y, ws, cnt, m, 256, 256, x.stride(0), x.stride(1), y.stride(0),
             qp.stride(0), dp.stride(0), HAS_BIAS=False, TK=qp.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n,

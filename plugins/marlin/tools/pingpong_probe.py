@@ -82,7 +82,7 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...], sh
             for cfg0, waves in itertools.product(cfgs, waves_list):
                 cfg = replace(cfg0, split_k=configs.fit_split_k(m, n, k, cfg0, sms, waves, 4))
                 cands.append((f"{cfg.describe()} waves{waves:g}", cfg))
-                tiles = -(-m // cfg.block_m) * -(-n // cfg.block_n)
+                tiles = configs.output_tiles(m, n, cfg)
                 if cfg.split_k == 1 and (tail := configs.tail_split(tiles, k // cfg.block_k, sms)) > 1:
                     cands.append((replace(cfg, split_k=tail, split_tail=True).describe(),
                                   replace(cfg, split_k=tail, split_tail=True)))
