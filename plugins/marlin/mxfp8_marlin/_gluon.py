@@ -29,9 +29,11 @@ from triton.experimental.gluon.language.nvidia.hopper import (fence_async_shared
                                                               warpgroup_mma_wait)
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
-from ._triton import _ASM_FP16_BITS_TO_BF16, tile_order
+from ._triton import _ASM_FP16_BITS_TO_BF16, row_terms, tile_order
 
-_tile_order = gluon.jit(tile_order.fn)  # the Triton kernel's program order, in Gluon
+# The Triton kernels' program order and row-scale/bias loads, in Gluon.
+_tile_order = gluon.jit(tile_order.fn)
+_row_terms = gluon.jit(row_terms.fn)
 
 PINGPONG_ROWS = 64  # weight rows of one consumer warpgroup of mx_w8a16_wgmma_ws
 
@@ -177,6 +179,8 @@ def mx_w8a16_wgmma(
 
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                   instr_shape=[16, BLOCK_M, 16])
+    offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
+    rs, shift = _row_terms(rs_ptr, bias_ptr, offs_n, N, HAS_BIAS)
     a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
     f_layout: gl.constexpr = gl.SliceLayout(2, _factor_layout(a_layout, BLOCK_N, BLOCK_K).type.layout)
 
@@ -206,12 +210,11 @@ def mx_w8a16_wgmma(
     for s in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(s))
 
-    offs_n = n0 + gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if splits == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS, num_warps)
+        _epilogue(acc, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, num_warps)
     else:
-        _split_k_fixup(acc, slot, pid_k, splits, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+        _split_k_fixup(acc, slot, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n,
                        offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps)
 
 
@@ -289,6 +292,9 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_M, 16])
     a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
     f_layout: gl.constexpr = gl.SliceLayout(2, _factor_layout(a_layout, HALF, BLOCK_K).type.layout)
+    n_c = n0 + C * HALF
+    offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
+    rs, shift = _row_terms(rs_ptr, bias_ptr, offs_n, N, HAS_BIAS)
     acc = gl.zeros([HALF, BLOCK_M], gl.float32, mma)
     # First K tile peeled off, as in mx_w8a16_wgmma (else ptxas serializes the wgmmas).
     w = _ws_decode(w_bufs, d_bufs, ready, 0, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout, f_layout)
@@ -299,13 +305,11 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
         acc = _ws_issue(acc, w_next, x_bufs, turns, i, C, CONSUMERS, STAGES, True)
         w = w_next
     acc = _ws_retire(acc, w, empty, count - 1, STAGES)
-    n_c = n0 + C * HALF
-    offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if splits == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n_c, m0, M, N, stride_ym, HAS_BIAS, 4)
+        _epilogue(acc, rs, shift, y_ptr, n_c, m0, M, N, stride_ym, HAS_BIAS, 4)
     else:
-        _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n,
+        _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n,
                        offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
 
 
@@ -364,7 +368,7 @@ def mx_w8a16_wgmma_ws(
 
 
 @gluon.jit
-def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr, y_ptr, offs_n, offs_m, n0, m0, M, N,
+def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n, offs_m, n0, m0, M, N,
                    stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
                    mma: gl.constexpr, WARPS: gl.constexpr):
     """Sum the tile's split-K partials in split order (deterministic) and run the epilogue,
@@ -404,18 +408,17 @@ def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs_ptr, bias_ptr,
                 total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
         gl.store(cnt_ptr + 2 * slot, 0)
         gl.store(cnt_ptr + 2 * slot + 1, 0)
-        _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
+        _epilogue(total, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
 
 
 @gluon.jit
-def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, n0, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr,
-              WARPS: gl.constexpr):
-    """Weight rows ``offs_n`` (from ``n0``) x activation rows ``m0`` onwards of the output,
-    scaled by the row scales, plus bias, in y's dtype (``WARPS``: the warps holding ``acc``)."""
-    rows_n = gl.minimum(offs_n, N - 1)
-    out = acc * gl.expand_dims(gl.load(rs_ptr + rows_n), 1)
+def _epilogue(acc, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr, WARPS: gl.constexpr):
+    """Weight rows ``n0`` onwards x activation rows ``m0`` onwards of the output, scaled by
+    the row scales ``rs``, plus the bias ``shift`` (``_triton.row_terms``), in y's dtype
+    (``WARPS``: the warps holding ``acc``)."""
+    out = acc * gl.expand_dims(rs, 1)
     if HAS_BIAS:
-        out += gl.expand_dims(gl.load(bias_ptr + rows_n).to(gl.float32), 1)
+        out += gl.expand_dims(shift, 1)
     out = out.to(y_ptr.dtype.element_ty)
     # 32-bit offsets from the tile's first row (a tile spans at most 256 rows of y, far
     # below 2**31 elements): 64-bit pointers per element made ptxas spill the 256-row tile.

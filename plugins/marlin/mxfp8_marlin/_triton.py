@@ -174,7 +174,7 @@ def mx_w8a16_gemm(
 
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rows_n = tl.minimum(offs_n, N - 1)
+    rs, shift = row_terms(rs_ptr, bias_ptr, offs_n, N, HAS_BIAS)
     m_mask = (offs_m < M)[None, :]
     offs_k = tl.arange(0, BLOCK_K)
     offs_g = tl.arange(0, G)
@@ -210,7 +210,7 @@ def mx_w8a16_gemm(
     if not SWAP:
         acc = tl.trans(acc)
     if SPLIT_K == 1:
-        _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS)
+        _epilogue(acc, rs, shift, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS)
     else:
         tile = pid_m * tiles_n + pid_n
         offs_tile = tl.arange(0, BLOCK_N)[:, None] * BLOCK_M + tl.arange(0, BLOCK_M)[None, :]
@@ -224,14 +224,27 @@ def mx_w8a16_gemm(
             for s in range(SPLIT_K):
                 total += tl.load(tile_ws + s * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
             tl.store(cnt_ptr + tile, 0)
-            _epilogue(total, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS)
+            _epilogue(total, rs, shift, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS)
 
 
 @triton.jit
-def _epilogue(acc, rs_ptr, bias_ptr, y_ptr, offs_n, rows_n, offs_m, M, N, stride_ym, HAS_BIAS: tl.constexpr):
-    out = acc * tl.load(rs_ptr + rows_n)[:, None]
+def row_terms(rs_ptr, bias_ptr, offs_n, N, HAS_BIAS: tl.constexpr):
+    """The row scales and the bias (float32; the row scales again without a bias, unused)
+    of weight rows ``offs_n``, loaded as a program starts so that their round trip to
+    memory overlaps the main loop instead of following it."""
+    rows_n = tl.minimum(offs_n, N - 1)
+    rs = tl.load(rs_ptr + rows_n)
+    shift = rs
     if HAS_BIAS:
-        out += tl.load(bias_ptr + rows_n).to(tl.float32)[:, None]
+        shift = tl.load(bias_ptr + rows_n).to(tl.float32)
+    return rs, shift
+
+
+@triton.jit
+def _epilogue(acc, rs, shift, y_ptr, offs_n, offs_m, M, N, stride_ym, HAS_BIAS: tl.constexpr):
+    out = acc * rs[:, None]
+    if HAS_BIAS:
+        out += shift[:, None]
     y_ptrs = y_ptr + offs_m[None, :].to(tl.int64) * stride_ym + offs_n[:, None]
     mask = (offs_m[None, :] < M) & (offs_n[:, None] < N)
     tl.store(y_ptrs, out.to(y_ptr.dtype.element_ty), mask=mask)
@@ -265,10 +278,10 @@ def _gemv_row(acc, w, f, x_ptrs, offs_kk, m: tl.constexpr, M, stride_xm):
 
 
 @triton.jit
-def _gemv_store(acc, rs, bias_ptr, y_ptr, offs_n, rows_n, m: tl.constexpr, M, N, stride_ym, HAS_BIAS: tl.constexpr):
+def _gemv_store(acc, rs, shift, y_ptr, offs_n, m: tl.constexpr, M, N, stride_ym, HAS_BIAS: tl.constexpr):
     out = tl.sum(tl.sum(acc, axis=2), axis=1) * rs
     if HAS_BIAS:
-        out += tl.load(bias_ptr + rows_n).to(tl.float32)
+        out += shift
     tl.store(y_ptr + m * stride_ym + offs_n, out.to(y_ptr.dtype.element_ty), mask=(offs_n < N) & (offs_n * 0 + m < M))
 
 
@@ -294,7 +307,7 @@ def mx_w8a16_gemv(
     """
     G: tl.constexpr = BLOCK_K // 32
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    rows_n = tl.minimum(offs_n, N - 1)
+    rs, shift = row_terms(rs_ptr, bias_ptr, offs_n, N, HAS_BIAS)
     offs_kk = tl.arange(0, G)[:, None] * 32 + tl.arange(0, 32)[None, :]  # [G, 32]
     q_ptrs = q_ptr + offs_n[:, None, None].to(tl.int64) * TK + offs_kk[None, :, :]
     d_ptrs = d_ptr + tl.arange(0, G)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
@@ -318,10 +331,9 @@ def mx_w8a16_gemv(
             acc3 = _gemv_row(acc3, w, f, x_ptrs, offs_kk, 3, M, stride_xm)
         x_ptrs += BLOCK_K
 
-    rs = tl.load(rs_ptr + rows_n)
-    _gemv_store(acc0, rs, bias_ptr, y_ptr, offs_n, rows_n, 0, M, N, stride_ym, HAS_BIAS)
+    _gemv_store(acc0, rs, shift, y_ptr, offs_n, 0, M, N, stride_ym, HAS_BIAS)
     if BLOCK_M > 1:
-        _gemv_store(acc1, rs, bias_ptr, y_ptr, offs_n, rows_n, 1, M, N, stride_ym, HAS_BIAS)
+        _gemv_store(acc1, rs, shift, y_ptr, offs_n, 1, M, N, stride_ym, HAS_BIAS)
     if BLOCK_M > 2:
-        _gemv_store(acc2, rs, bias_ptr, y_ptr, offs_n, rows_n, 2, M, N, stride_ym, HAS_BIAS)
-        _gemv_store(acc3, rs, bias_ptr, y_ptr, offs_n, rows_n, 3, M, N, stride_ym, HAS_BIAS)
+        _gemv_store(acc2, rs, shift, y_ptr, offs_n, 2, M, N, stride_ym, HAS_BIAS)
+        _gemv_store(acc3, rs, shift, y_ptr, offs_n, 3, M, N, stride_ym, HAS_BIAS)
