@@ -2,7 +2,8 @@
 (weights, activations, scale bytes) by TMA into a ring of ``STAGES`` shared buffers, and
 the weight tile decoded from shared memory straight into the wgmma A-operand registers.
 ``mx_w8a16_wgmma``: one or two warpgroups in step, for M <= 128. ``mx_w8a16_wgmma_ws``:
-warp-specialized (a loader warp, consumer warpgroups taking turns), for larger M.
+warp-specialized (a loader warp, consumer warpgroups taking turns), for larger M; past one
+wave persistent (one program per SM takes tile after tile).
 
 ``mx_w8a16_wgmma`` waits for each wgmma before decoding the next tile.
 ``mx_w8a16_wgmma_ws`` decodes the next tile while the wgmma runs, and waits for it before
@@ -39,15 +40,14 @@ PINGPONG_ROWS = 64  # weight rows of one consumer warpgroup of mx_w8a16_wgmma_ws
 
 
 @gluon.jit
-def _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+def _program_tile(pid, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
                   BLOCK_K: gl.constexpr, GROUP_N: gl.constexpr):
-    """This program's output tile and its share of K, on a 1-D grid: the first
-    ``FULL_TILES`` programs take one tile each with all of K; each later tile is split
-    into ``SPLIT_K`` runs of K tiles (the host leaves no run empty), split-major as a
-    ``(tiles, SPLIT_K)`` grid would order them. Returns (the tile's index among the split
-    ones (its split-K slot), the split count of the tile, first weight row, first
-    activation row, split index, first K tile, K tile count)."""
-    pid = gl.program_id(0)
+    """Work unit ``pid``'s output tile and its share of K: the first ``FULL_TILES`` units
+    are one tile each with all of K; each later tile is split into ``SPLIT_K`` runs of K
+    tiles (the host leaves no run empty), split-major as a ``(tiles, SPLIT_K)`` grid would
+    order them. Returns (the tile's index among the split ones (its split-K slot), the
+    split count of the tile, first weight row, first activation row, split index, first K
+    tile, K tile count)."""
     whole = pid < FULL_TILES
     q = gl.maximum(pid - FULL_TILES, 0)
     split_tiles = gl.maximum(gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N) - FULL_TILES, 1)
@@ -174,8 +174,8 @@ def mx_w8a16_wgmma(
     grid of ``FULL_TILES + (tiles - FULL_TILES) * SPLIT_K`` programs). The scale bytes
     come by TMA with the tile: a plain load still in flight would hold up the release
     fence of every refill."""
-    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N,
-                                                                 BLOCK_K, GROUP_N)
+    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(gl.program_id(0), M, N, K, FULL_TILES, SPLIT_K,
+                                                                 BLOCK_M, BLOCK_N, BLOCK_K, GROUP_N)
 
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
                                                   instr_shape=[16, BLOCK_M, 16])
@@ -219,16 +219,44 @@ def mx_w8a16_wgmma(
 
 
 @gluon.jit
-def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP,
-             TK: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr):
-    """The loader warp of ``mx_w8a16_wgmma_ws``: each K tile's activations, and per consumer
-    its 64 weight rows and their scale bytes, by TMA into the next free stage."""
+def _units(M, N, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr):
+    """Work units of a launch (``_program_tile``): the whole tiles, then the split ones' runs."""
+    return FULL_TILES + (gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N) - FULL_TILES) * SPLIT_K
+
+
+@gluon.jit
+def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
+             TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+             CONSUMERS: gl.constexpr, GROUP_N: gl.constexpr, PERSISTENT: gl.constexpr):
+    """The loader warp of ``mx_w8a16_wgmma_ws``: its work unit, or (``PERSISTENT``) one unit
+    after another, the stage ring running on across them."""
+    BLOCK_N: gl.constexpr = w_desc.block_type.shape[0] * CONSUMERS
+    if PERSISTENT:
+        base = 0
+        for unit in range(gl.program_id(0), _units(M, N, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N), gl.num_programs(0)):
+            base = _ws_load_unit(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, unit, base, M, N, K,
+                                 NP, FULL_TILES, SPLIT_K, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N)
+    else:
+        _ws_load_unit(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, gl.program_id(0), 0, M, N, K, NP,
+                      FULL_TILES, SPLIT_K, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N)
+
+
+@gluon.jit
+def _ws_load_unit(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, unit, base, M, N, K, NP, FULL_TILES,
+                  SPLIT_K, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+                  CONSUMERS: gl.constexpr, GROUP_N: gl.constexpr):
+    """Work unit ``unit``, the ring's uses ``base`` (a multiple of STAGES) onwards: each K
+    tile's activations, and per consumer its 64 weight rows and their scale bytes, by TMA
+    into the next free stage. Returns the ring's next use."""
     HALF: gl.constexpr = w_desc.block_type.shape[0]
+    _, _, n0, m0, _, kt_begin, count = _program_tile(unit, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, HALF * CONSUMERS,
+                                                     BLOCK_K, GROUP_N)
     nbytes: gl.constexpr = x_desc.block_type.nbytes + CONSUMERS * (w_desc.block_type.nbytes + d_desc.block_type.nbytes)
+    parity = (base // STAGES) & 1
     for i in range(count):
         s = i % STAGES
         # A stage is free again once every consumer has arrived on it (from its second use).
-        mbarrier.wait(empty.index(s), ((i // STAGES) + 1) & 1, pred=i >= STAGES)
+        mbarrier.wait(empty.index(s), (((i // STAGES) + 1) & 1) ^ parity, pred=(i >= STAGES) | (base > 0))
         k0 = (kt_begin + i) * BLOCK_K
         bar = ready.index(s)
         mbarrier.expect(bar, nbytes)
@@ -237,28 +265,31 @@ def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_be
             tma.async_copy_global_to_shared(w_desc, [(k0 // TK) * NP + n0 + c * HALF, k0 % TK], bar,
                                             w_bufs.index(s * CONSUMERS + c))
             tma.async_copy_global_to_shared(d_desc, [k0 // 32, n0 + c * HALF], bar, d_bufs.index(s * CONSUMERS + c))
+    return base + count
 
 
 @gluon.jit
-def _ws_decode(w_bufs, d_bufs, ready, i, C: gl.constexpr, CONSUMERS: gl.constexpr, HALF: gl.constexpr,
+def _ws_decode(w_bufs, d_bufs, ready, i, parity, C: gl.constexpr, CONSUMERS: gl.constexpr, HALF: gl.constexpr,
                BLOCK_K: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, a_layout: gl.constexpr,
                f_layout: gl.constexpr):
-    """K tile ``i`` of consumer ``C``: its weight rows, decoded once their stage has landed."""
+    """K tile ``i`` of consumer ``C``'s unit: its weight rows, decoded once their stage has
+    landed (``parity``: of the ring's passes before the unit)."""
     s = i % STAGES
-    mbarrier.wait(ready.index(s), (i // STAGES) & 1)
+    mbarrier.wait(ready.index(s), ((i // STAGES) & 1) ^ parity)
     return _decode_stage(w_bufs.index(s * CONSUMERS + C), d_bufs.index(s * CONSUMERS + C), HALF, BLOCK_K, DOT,
                          a_layout, f_layout)
 
 
 @gluon.jit
-def _ws_issue(acc, w, x_bufs, turns, i, C: gl.constexpr, CONSUMERS: gl.constexpr, STAGES: gl.constexpr,
+def _ws_issue(acc, w, x_bufs, turns, i, later, C: gl.constexpr, CONSUMERS: gl.constexpr, STAGES: gl.constexpr,
               USE_ACC: gl.constexpr):
-    """Start the wgmma of K tile ``i`` (decoded weights ``w``) when consumer ``C``'s turn comes."""
+    """Start the wgmma of K tile ``i`` (decoded weights ``w``) when consumer ``C``'s turn
+    comes (``later``: not the program's first unit; every unit has an even K tile count)."""
     if CONSUMERS == 2:
         # Take turns issuing (consumer 0 tile 0, consumer 1 tile 0, consumer 0 tile 1, ...),
         # so that the tensor cores alternate between the two consumers' tiles.
         if C == 0:
-            mbarrier.wait(turns.index(0), (i - 1) & 1, pred=i > 0)
+            mbarrier.wait(turns.index(0), (i - 1) & 1, pred=(i > 0) | later)
         else:
             mbarrier.wait(turns.index(1), i & 1)
     acc = warpgroup_mma(w, x_bufs.index(i % STAGES).permute((1, 0)), acc, use_acc=USE_ACC, is_async=True)
@@ -278,31 +309,58 @@ def _ws_retire(acc, w, empty, i, STAGES: gl.constexpr):
 
 
 @gluon.jit
-def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0, M, N,
-                stride_ym, slot, pid_k, splits, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
-                HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr):
-    """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: weight rows
-    ``n0 + C * HALF`` onwards of the tile, then their epilogue (or split-K partial).
+def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N, K,
+                stride_ym, FULL_TILES, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
+                HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+                GROUP_N: gl.constexpr, PERSISTENT: gl.constexpr):
+    """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: its work unit, or
+    (``PERSISTENT``) one unit after another."""
+    if PERSISTENT:
+        base = 0
+        for unit in range(gl.program_id(0), _units(M, N, FULL_TILES, SPLIT_K, BLOCK_M, HALF * CONSUMERS),
+                          gl.num_programs(0)):
+            base = _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr,
+                                    cnt_ptr, unit, base, M, N, K, stride_ym, FULL_TILES, SPLIT_K, C, CONSUMERS,
+                                    HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N)
+    else:
+        _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
+                         gl.program_id(0), 0, M, N, K, stride_ym, FULL_TILES, SPLIT_K, C, CONSUMERS, HAS_BIAS, HALF,
+                         BLOCK_M, BLOCK_K, STAGES, GROUP_N)
+
+
+@gluon.jit
+def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, unit, base,
+                     M, N, K, stride_ym, FULL_TILES, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr,
+                     HAS_BIAS: gl.constexpr, HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
+                     STAGES: gl.constexpr, GROUP_N: gl.constexpr):
+    """Consumer ``C`` on work unit ``unit`` (the ring's uses ``base`` onwards, a multiple
+    of STAGES and even): weight rows ``n0 + C * HALF`` onwards of the tile, then their
+    epilogue (or split-K partial). Returns the ring's next use.
 
     K tile i is decoded while the wgmma of tile i - 1 runs; that wgmma is waited for
     before tile i's is issued, so at most one runs at a time and the registers it reads
     are never written while it runs (round 16's kernel issued the next wgmma first, and
     its outputs went wrong: bench/notes_marlin.md, round 18)."""
     DOT: gl.constexpr = x_bufs.dtype
+    slot, splits, n0, m0, pid_k, _, count = _program_tile(unit, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M,
+                                                          HALF * CONSUMERS, BLOCK_K, GROUP_N)
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_M, 16])
     a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
     f_layout: gl.constexpr = gl.SliceLayout(2, _factor_layout(a_layout, HALF, BLOCK_K).type.layout)
     n_c = n0 + C * HALF
     offs_n = n_c + gl.arange(0, HALF, layout=gl.SliceLayout(1, mma))
     rs, shift = _row_terms(rs_ptr, bias_ptr, offs_n, N, HAS_BIAS)
+    parity = (base // STAGES) & 1
+    later = base > 0
     acc = gl.zeros([HALF, BLOCK_M], gl.float32, mma)
     # First K tile peeled off, as in mx_w8a16_wgmma (else ptxas serializes the wgmmas).
-    w = _ws_decode(w_bufs, d_bufs, ready, 0, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout, f_layout)
-    acc = _ws_issue(acc, w, x_bufs, turns, 0, C, CONSUMERS, STAGES, False)
+    w = _ws_decode(w_bufs, d_bufs, ready, 0, parity, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout, f_layout)
+    acc = _ws_issue(acc, w, x_bufs, turns, 0, later, C, CONSUMERS, STAGES, False)
     for i in range(1, count):
-        w_next = _ws_decode(w_bufs, d_bufs, ready, i, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout, f_layout)
+        w_next = _ws_decode(w_bufs, d_bufs, ready, i, parity, C, CONSUMERS, HALF, BLOCK_K, STAGES, DOT, a_layout,
+                            f_layout)
         acc = _ws_retire(acc, w, empty, i - 1, STAGES)
-        acc = _ws_issue(acc, w_next, x_bufs, turns, i, C, CONSUMERS, STAGES, True)
+        acc = _ws_issue(acc, w_next, x_bufs, turns, i, later, C, CONSUMERS, STAGES, True)
         w = w_next
     acc = _ws_retire(acc, w, empty, count - 1, STAGES)
     offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
@@ -311,6 +369,7 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias
     else:
         _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n,
                        offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
+    return base + count
 
 
 @gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K"])
@@ -319,7 +378,7 @@ def mx_w8a16_wgmma_ws(
     M, N, K, NP, stride_ym,
     HAS_BIAS: gl.constexpr, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
     FULL_TILES, SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
-    num_warps: gl.constexpr, CONSUMER_REGS: gl.constexpr = 232,
+    num_warps: gl.constexpr, PERSISTENT: gl.constexpr = False, CONSUMER_REGS: gl.constexpr = 232,
 ):
     """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
     by TMA; ``CONSUMERS`` (1 or 2) warpgroups, each with its own 64 weight rows of the
@@ -327,12 +386,14 @@ def mx_w8a16_wgmma_ws(
     consumers take turns issuing their wgmmas (``turns``), so one decodes while the
     other's wgmma runs: the overlap that a wgmma left in flight was meant to give, without
     leaving one in flight (see the module docstring). The loader refills a stage once
-    every consumer has released it. Split-K and the grid as in ``mx_w8a16_wgmma``."""
+    every consumer has released it. Split-K and the work units as in ``mx_w8a16_wgmma``:
+    program ``p`` takes unit ``p``, or with ``PERSISTENT`` (a grid of at most one program
+    per SM) units ``p``, ``p + grid``, ... with the stage ring running on from one to the
+    next, so that a unit's first stages load while the consumers finish the last one. The
+    host guarantees that each unit's K tile count is a multiple of STAGES and even, so
+    that every unit starts the ring (and the turns) at stage 0 and an even turn."""
     gl.static_assert(num_warps == 4, "the default partition is consumer 0, one warpgroup")
     HALF: gl.constexpr = w_desc.block_type.shape[0]
-    BLOCK_N: gl.constexpr = HALF * CONSUMERS
-    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N,
-                                                                 BLOCK_K, GROUP_N)
 
     x_bufs = gl.allocate_shared_memory(x_desc.dtype, [STAGES, BLOCK_M, BLOCK_K], x_desc.layout)
     w_bufs = gl.allocate_shared_memory(gl.uint8, [STAGES * CONSUMERS, HALF, BLOCK_K], w_desc.layout)
@@ -351,19 +412,22 @@ def mx_w8a16_wgmma_ws(
     # (Argument tuples written out: constexprs in a tuple built by concatenation arrive as tensors.)
     if CONSUMERS == 2:
         gl.warp_specialize([
-            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
-                           M, N, stride_ym, slot, pid_k, splits, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
-            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
-                           M, N, stride_ym, slot, pid_k, splits, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
-            (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP, TK,
-                        BLOCK_K, STAGES, CONSUMERS)),
+            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
+                           K, stride_ym, FULL_TILES, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES,
+                           GROUP_N, PERSISTENT)),
+            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
+                           K, stride_ym, FULL_TILES, SPLIT_K, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES,
+                           GROUP_N, PERSISTENT)),
+            (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
+                        TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
         ], [4, 1], [CONSUMER_REGS, 40])
     else:
         gl.warp_specialize([
-            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, count, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, n0, m0,
-                           M, N, stride_ym, slot, pid_k, splits, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES)),
-            (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, kt_begin, count, n0, m0, NP, TK,
-                        BLOCK_K, STAGES, CONSUMERS)),
+            (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
+                           K, stride_ym, FULL_TILES, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES,
+                           GROUP_N, PERSISTENT)),
+            (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
+                        TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
         ], [1], [40])
 
 

@@ -45,6 +45,10 @@ class Config:
     # wgmma/pingpong: split_k applies only to the tiles of the last, partial wave (one
     # program per SM: the pingpong kernel's occupancy); the others run whole (whole_tiles)
     split_tail: bool = False
+    # pingpong: one program per SM takes the work units (tiles, then split runs) one after
+    # another, its stage ring running on, so that a unit's first loads overlap the last
+    # one's epilogue; every unit's K tile count must suit the ring (persistent_fits)
+    persistent: bool = False
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -56,7 +60,8 @@ class Config:
                     f"{self.decode or 'default'}")
         if self.strategy in ("wgmma", "pingpong"):
             return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k}"
-                    f"{' tail' if self.split_tail else ''} G{self.group_n} w{self.num_warps} s{self.num_stages}")
+                    f"{' tail' if self.split_tail else ''} G{self.group_n} w{self.num_warps} s{self.num_stages}"
+                    f"{' persistent' if self.persistent else ''}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
@@ -123,7 +128,12 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 # - split-K (fit_split_k, one wave) where the tiles alone leave SMs idle, and past one wave
 #   split_tail (tail_split, below); round 19a: 14336x4096 at M = 1024 179.8 -> 170.7 us,
 #   4096x14336 at M = 1280 284.8 -> 212.1 us. The rule ignores wave quantization otherwise:
-#   at 4096x4096, M = 1280 (1.2 waves) dequantize + cuBLAS measured faster (74 against 85 us).
+#   at 4096x4096, M = 1280 (1.2 waves) dequantize + cuBLAS measured faster (74 against 85 us);
+# - past one wave, persistent (one program per SM takes tile after tile, the next one's
+#   first stages loading during the last one's epilogue), where every unit suits its
+#   stage ring (persistent_fits); round 20b: 14336x4096 at M = 1024 170.4 -> 166.0 us,
+#   M = 4096 632.7 -> 620.0 us, 4096x4096 at M = 4096 182.9 -> 178.2 us; one wave: no
+#   gain (the same times within 1 us), so not used there.
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
@@ -209,6 +219,15 @@ def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float 
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
+def persistent_fits(k_tiles: int, split: int, stages: int) -> bool:
+    """Whether every work unit of a persistent pingpong launch (``k_tiles`` K tiles, split
+    in ``split`` runs of ``ceil(k_tiles / split)``) has a K tile count that is a multiple
+    of ``stages`` and even: each unit then starts the stage ring at stage 0 and the two
+    consumers' turns at consumer 0 (``_gluon._ws_consume_unit``)."""
+    step = math.lcm(stages, 2)
+    return k_tiles % step == 0 and -(-k_tiles // split) % step == 0
+
+
 def gemv_block_m(m: int) -> int:
     """Activation rows per launch of the CUDA-core kernel (1, 2 or 4)."""
     return 1 if m <= 1 else 2 if m == 2 else 4
@@ -253,4 +272,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
             if (split := tail_split(output_tiles(m, n, cfg), k // cfg.block_k, num_sms)) > 1:
                 cfg = replace(cfg, split_k=split, split_tail=True)
+    if (cfg.strategy == "pingpong" and "persistent" not in dict(overrides) and output_tiles(m, n, cfg) > num_sms
+            and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages)):
+        cfg = replace(cfg, persistent=True)
     return cfg

@@ -267,6 +267,9 @@ def run_gemm(
     if cfg.split_tail and cfg.strategy not in ("wgmma", "pingpong"):
         raise ValueError(f"marlin: split_tail is a mode of the 'wgmma' and 'pingpong' strategies "
                          f"(got {cfg.describe()}); the others ignore it")
+    if cfg.persistent and cfg.strategy != "pingpong":
+        raise ValueError(f"marlin: persistent is a mode of the 'pingpong' strategy (got {cfg.describe()}); "
+                         f"the others ignore it")
     if config is not None and cfg.strategy != "dequant":  # choose() already fits its configs to the layout
         cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))  # a K tile within one column block
         if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows
@@ -371,6 +374,12 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
 
+def _splits(k_tiles: int, split_k: int) -> int:
+    """The split of K the Gluon kernels run for ``split_k``: no split left empty (every
+    program has at least one K tile)."""
+    return triton_cdiv(k_tiles, triton_cdiv(k_tiles, split_k))
+
+
 def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others).
     ``cfg.strategy == "pingpong"``: the warp-specialized kernel, one consumer warpgroup per
@@ -381,25 +390,31 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     n = rs.shape[0]
     if x.stride(1) != 1 or x.stride(0) != k or x.data_ptr() % 16:
         x = x.clone(memory_format=torch.contiguous_format)
-    # Split K so that no split is empty: every program has at least one K tile.
     k_tiles = k // cfg.block_k
-    per_split = triton_cdiv(k_tiles, cfg.split_k)
-    split = triton_cdiv(k_tiles, per_split)
+    split = _splits(k_tiles, cfg.split_k)
+    if cfg.persistent and not configs.persistent_fits(k_tiles, split, cfg.num_stages):
+        # Checked here, not only in _wgmma: the kernel's stage ring would go out of step.
+        raise ValueError(f"marlin: the persistent 'pingpong' kernel needs every split's K tile count "
+                         f"(K = {k}: {k_tiles} tiles of {cfg.block_k}, split {cfg.split_k}) to be a multiple "
+                         f"of num_stages and even (configs.persistent_fits); got {cfg.describe()}")
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = configs.output_tiles(m, n, cfg)
     # split_tail: the tiles of the last, partial wave are split (the others run whole).
     full = configs.whole_tiles(tiles, num_sms(x.device)) if cfg.split_tail and split > 1 else 0
-    grid = (full + (tiles - full) * split,)
+    grid = (full + (tiles - full) * split,)  # a program per work unit (_gluon._program_tile)
     common = (rs, y if bias is None else bias.contiguous(), y)
     if cfg.strategy == "pingpong":
         half = _gluon.PINGPONG_ROWS
         consumer_tiles = (tiles - full) * (cfg.block_n // half)  # each consumer sums its own rows' partials
         ws, cnt = _split_k_buffers(x.device, consumer_tiles, split, replace(cfg, block_n=half), 2)
         x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, half, cfg.block_k)
+        if cfg.persistent:  # at most one program per SM (its shared memory allows no more)
+            grid = (min(grid[0], num_sms(x.device)),)
         _gluon.mx_w8a16_wgmma_ws[grid](
             x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
             HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, FULL_TILES=full,
             SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half, num_warps=4,
+            PERSISTENT=cfg.persistent,
         )
         return y
     ws, cnt = _split_k_buffers(x.device, tiles - full, split, cfg, 2)

@@ -244,6 +244,39 @@ def test_wgmma_kernel_split_tail(cfg, split, sms, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("sms", [7, 16, 132])
+@pytest.mark.parametrize("split,tail", [(1, False), (2, False), (2, True)])
+@pytest.mark.parametrize("cfg", [configs.PINGPONG_128, configs.PINGPONG_256], ids=lambda c: f"BM{c.block_m}")
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+def test_pingpong_persistent(cfg, split, tail, sms, act, monkeypatch):
+    """``persistent``: each program takes many work units one after another (the SM count
+    made small), whole tiles and split runs, its stage ring running on across them; every
+    output element written (NaN-filled memory before each call), right, and repeatable.
+    K = 512: eight K tiles, four a split."""
+    from dataclasses import replace
+
+    monkeypatch.setattr(kernel_module, "num_sms", lambda device: sms)
+    layer, kernel, w32 = gpu_layer(4993, 512, act, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
+    cfg = replace(cfg, split_k=split, split_tail=tail, persistent=True)
+    for m in (1, 255, 300, 1000, 2304):
+        x = torch.randn(m, 512, device="cuda").to(act)
+        ref = x.float() @ w32.T + layer.bias.float()
+        junk = torch.full((m, 4993), float("nan"), dtype=act, device="cuda")
+        del junk  # run_gemm's output reuses this block
+        y = run_gemm(x, *args, config=cfg)
+        assert not torch.isnan(y).any(), (cfg.describe(), m)
+        err = float((y.float() - ref).norm() / ref.norm())
+        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), m, err)
+        assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+    small, _, _ = gpu_layer(4993, 320, act, True)
+    with pytest.raises(ValueError, match="persistent_fits"):  # K = 320: five K tiles
+        run_gemm(torch.randn(300, 320, device="cuda").to(act), small.marlin_weight, small.marlin_scale,
+                 small.marlin_row_scale, None, act, config=cfg)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("k", [320, 4096])

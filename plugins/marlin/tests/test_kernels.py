@@ -319,6 +319,10 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         tail = pick(1024, 14336, 4096)
         assert (tail.split_k, tail.split_tail) == (2, True) and "SK2 tail" in tail.describe()
         assert not pick(1024, 8192, 8192).split_tail and not pick(4096, 14336, 4096).split_tail
+        # past one wave the persistent kernel; one wave (split-K included) the plain one
+        assert tail.persistent and pick(4096, 4096, 4096).persistent and pick(1024, 8192, 8192).persistent
+        assert not pick(1024, 4096, 4096).persistent and not pick(256, 8192, 8192).persistent
+        assert not pick(256, 4096, 4096).persistent  # 64 tiles split in two
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
         assert pick(64, 4096, 4096).split_k == 4 and pick(128, 4096, 4096).split_k == 2  # 8 and 16 K tiles
@@ -347,6 +351,26 @@ def test_split_tail_is_refused_where_it_would_be_ignored():
     for strategy in ("fused", "gemv", "dequant"):
         with pytest.raises(ValueError, match="split_tail is a mode of the 'wgmma' and 'pingpong' strategies"):
             run_gemm(x, *args, config=Config(strategy, split_k=2, split_tail=True))
+
+
+@pytest.mark.parametrize("k_tiles,split,stages,fits", [
+    (64, 1, 4, True), (64, 2, 4, True), (224, 4, 4, True),  # 4096 and 14336 in K tiles of 64
+    (64, 3, 4, False),  # runs of 22, 22, 20 K tiles: not multiples of four
+    (5, 1, 4, False),  # K = 320
+    (9, 1, 3, False), (18, 1, 3, True),  # a multiple of three stages must also be even (the turns)
+])
+def test_persistent_fits(k_tiles, split, stages, fits):
+    assert configs.persistent_fits(k_tiles, split, stages) == fits
+
+
+def test_persistent_is_refused_where_it_would_be_ignored():
+    layer, _, _ = processed(40, 96, torch.bfloat16)
+    x = x_for((3, 96), torch.bfloat16)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16)
+    for strategy in ("fused", "gemv", "dequant", "wgmma"):
+        with pytest.raises(ValueError, match="persistent is a mode of the 'pingpong' strategy"):
+            run_gemm(x, *args, config=Config(strategy, persistent=True))
+    assert "persistent" in Config("pingpong", persistent=True).describe()
 
 
 def test_wgmma_kernel_refuses_configs_that_failed_validation():

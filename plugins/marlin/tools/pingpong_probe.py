@@ -33,11 +33,13 @@ CONFIGS = "256,128,64,4;256,128,64,3;128,128,64,4;128,128,64,6;256,64,64,4;128,6
 
 
 def parse(spec: str) -> configs.Config:
-    """``[strategy:]BM,BN,BK,stages[,group_n]`` (strategy ``pingpong`` unless given, e.g. ``wgmma``)."""
+    """``[strategy:]BM,BN,BK,stages[,group_n]`` (strategy ``pingpong`` unless given, e.g.
+    ``wgmma``, or ``persistent``: the pingpong kernel, persistent)."""
     strategy, _, sizes = spec.rpartition(":")
     bm, bn, bk, stages, *group_n = (int(v) for v in sizes.split(","))
-    return configs.Config(strategy or "pingpong", block_m=bm, block_n=bn, block_k=bk, group_n=group_n[0] if group_n else 8,
-                          num_warps=4, num_stages=stages)
+    return configs.Config("pingpong" if strategy in ("", "persistent") else strategy, block_m=bm, block_n=bn,
+                          block_k=bk, group_n=group_n[0] if group_n else 8, num_warps=4, num_stages=stages,
+                          persistent=strategy == "persistent")
 
 
 def validate(cfgs, repeats: int) -> int:
@@ -50,6 +52,11 @@ def validate(cfgs, repeats: int) -> int:
         for cfg0, m, split in itertools.product(cfgs, (1, 17, 256, 300, 1024), (1, 3)):
             # As run_gemm does: a K tile within one packed column block (check_case launches directly).
             cfg = replace(cfg0, split_k=split, block_k=configs.fit_block_k(p["marlin_weight"].shape[2], cfg0.block_k))
+            if cfg.persistent:  # splits of K that suit its stage ring (persistent_fits), where K has one
+                k_tiles = k // cfg.block_k
+                cfg = replace(cfg, split_k=next((s for s in (split, 2, 1) if configs.persistent_fits(k_tiles, s, cfg.num_stages)), 0))
+                if not cfg.split_k:
+                    continue
             x = torch.randn(m, k, device="cuda").to(act)
             with_bias = split == 3
             problems = check_case(x, p, w32, bias if with_bias else None, cfg, repeats, tol)
@@ -79,6 +86,8 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...], sh
             new, old = (configs.choose(m, n, k, sms, tile_k=tk, wgmma=g) for g in (True, False))
             cands = [("default " + new.describe(), None), ("Triton table " + old.describe(), old),
                      ("dequant+cublas", configs.Config("dequant"))]
+            if new.strategy == "pingpong" and configs.persistent_fits(k // new.block_k, new.split_k, new.num_stages):
+                cands.append(("default, persistent " + new.describe(), replace(new, persistent=True)))
             for cfg0, waves in itertools.product(cfgs, waves_list):
                 cfg = replace(cfg0, split_k=configs.fit_split_k(m, n, k, cfg0, sms, waves, 4))
                 cands.append((f"{cfg.describe()} waves{waves:g}", cfg))

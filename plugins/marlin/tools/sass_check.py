@@ -1,7 +1,7 @@
 """Offline check of the Gluon kernels' machine code (a program, not a test; no GPU needed,
 only Triton 3.6 with its bundled ptxas): compiles ``_gluon.mx_w8a16_wgmma`` and
-``mx_w8a16_wgmma_ws`` for sm_90a in the configurations the table uses, prints ptxas's
-register and spill report, and checks the SASS for the hazard behind round 16's wrong
+``mx_w8a16_wgmma_ws`` (also persistent) for sm_90a in the configurations the table uses,
+prints ptxas's register and spill report, and checks the SASS for the hazard behind round 16's wrong
 outputs: between a wgmma (HGMMA) and the wait that retires it (``WARPGROUP.DEPBAR.LE
 gsb0, 0x0``), on any path of the control flow, no instruction may write the registers the
 wgmma reads its A operand from, nor touch its accumulator registers. ptxas does not
@@ -151,8 +151,11 @@ def variants():
                 kernel, rows = _gluon.mx_w8a16_wgmma, cfg.block_n
             else:
                 rows = _gluon.PINGPONG_ROWS
-                consts.update(CONSUMERS=cfg.block_n // rows, CONSUMER_REGS=232)
+                consts.update(CONSUMERS=cfg.block_n // rows, CONSUMER_REGS=232, PERSISTENT=False)
                 kernel = _gluon.mx_w8a16_wgmma_ws
+                persistent = dict(consts, PERSISTENT=True)
+                yield (f"{tag}_persistent", kernel, signature(kernel, persistent, dt, cfg.block_m, rows, cfg.block_k),
+                       persistent)
             yield tag, kernel, signature(kernel, consts, dt, cfg.block_m, rows, cfg.block_k), consts
 
 
