@@ -101,17 +101,17 @@ _TABLE: tuple[tuple[int, float, Config], ...] = (
 #   faster than the Triton swap tile (measured with the earlier, overlapping pipeline);
 # - M <= 128: 64 x 64 x 128: 16-25% faster than the Triton swap tile at M = 64 on the
 #   three larger benchmark shapes (1.46-1.47x cuBLAS); at 4096x4096 (round 19b, since the
-#   round-18 epilogue; round 16 had it 6% slower there) 2% faster at M = 64 and 20% at
-#   M = 128. At least 16 K tiles a split: at 4096x4096, M = 64, a split in two measured
-#   17.5-17.8 us against 17.9-18.4 for a split in four (round 20e, three runs; round 19b
-#   took splits down to 8 K tiles, i.e. four, without timing two).
+#   round-18 epilogue; round 16 had it 6% slower there) 2% faster at M = 64 (split in four:
+#   8 K tiles a split) and 20% at M = 128. At least 8 K tiles a split: at least 16 gave
+#   4096x4096, M = 64, two splits (17.5-17.8 us against 17.9-18.4 for four, round 20e) but
+#   1024x4096 two splits where four are faster (16.3 against 14.0 us, round 20f).
 # Each wgmma is waited for before the next tile is decoded: leaving one in flight (to
 # overlap it with the decode) corrupted outputs in some shapes (round 16e).
 # Entries: bucket -> (programs per SM for split-K, config, fewest K tiles a split).
 WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
     16: (2.0, Config("wgmma", block_m=16, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
     32: (2.0, Config("wgmma", block_m=32, block_n=64, block_k=128, num_warps=4, num_stages=4), 2),
-    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4), 16),
+    128: (2.0, Config("wgmma", block_m=64, block_n=64, block_k=128, num_warps=4, num_stages=4), 8),
 }
 
 # M > 128 on sm_90 (with the wgmma kernel enabled): the warp-specialized Gluon kernel

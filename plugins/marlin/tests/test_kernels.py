@@ -324,8 +324,8 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert not pick(1024, 4096, 4096).persistent and not pick(256, 8192, 8192).persistent
         assert not pick(256, 4096, 4096).persistent  # 64 tiles split in two
     if ready:
-        assert pick(64, 4096, 14336).split_k == 4  # at least 16 K tiles of 128 a split (28 here)
-        assert pick(64, 4096, 4096).split_k == 2 and pick(128, 4096, 4096).split_k == 2  # 16 K tiles each
+        assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
+        assert pick(64, 4096, 4096).split_k == 4 and pick(128, 4096, 4096).split_k == 2  # 8 and 16 K tiles
         assert pick(64, 8192, 8192).split_k == 2
         assert pick(16, 4096, 4096).split_k == 4  # the 16-row tile: about two programs an SM
     configs.choose.cache_clear()
