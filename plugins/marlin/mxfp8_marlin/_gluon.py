@@ -40,14 +40,16 @@ PINGPONG_ROWS = 64  # weight rows of one consumer warpgroup of mx_w8a16_wgmma_ws
 
 
 @gluon.jit
-def _program_tile(pid, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
+def _program_tile(pid, M, N, K, FULL_TILES, SPLIT_K, SKEW, BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr,
                   BLOCK_K: gl.constexpr, GROUP_N: gl.constexpr):
     """Work unit ``pid``'s output tile and its share of K: the first ``FULL_TILES`` units
     are one tile each with all of K; each later tile is split into ``SPLIT_K`` runs of K
     tiles (the host leaves no run empty), split-major as a ``(tiles, SPLIT_K)`` grid would
-    order them. Returns (the tile's index among the split ones (its split-K slot), the
-    split count of the tile, first weight row, first activation row, split index, first K
-    tile, K tile count)."""
+    order them; the first run hands its last ``SKEW`` K tiles to the second (so that it
+    finishes, and stores its partial for the split-K fix-up, before the second). Returns
+    (the tile's index among the split ones (its split-K slot), the split count of the
+    tile, first weight row, first activation row, split index, first K tile, K tile
+    count)."""
     whole = pid < FULL_TILES
     q = gl.maximum(pid - FULL_TILES, 0)
     split_tiles = gl.maximum(gl.cdiv(M, BLOCK_M) * gl.cdiv(N, BLOCK_N) - FULL_TILES, 1)
@@ -56,8 +58,9 @@ def _program_tile(pid, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOC
     splits = gl.where(whole, 1, SPLIT_K)
     pid_m, pid_n, tiles_n = _tile_order(gl.where(whole, pid, FULL_TILES + slot), M, N, BLOCK_M, BLOCK_N, GROUP_N)
     per_split = (K // BLOCK_K + splits - 1) // splits
-    kt_begin = pid_k * per_split
-    count = gl.minimum(kt_begin + per_split, K // BLOCK_K) - kt_begin
+    skew = gl.where(splits > 1, SKEW, 0)
+    kt_begin = pid_k * per_split - gl.where(pid_k == 1, skew, 0)
+    count = gl.minimum((pid_k + 1) * per_split - gl.where(pid_k == 0, skew, 0), K // BLOCK_K) - kt_begin
     return slot, splits, pid_n * BLOCK_N, pid_m * BLOCK_M, pid_k, kt_begin, count
 
 
@@ -159,13 +162,13 @@ def _step(acc, w_desc, x_desc, d_desc, bars, w_bufs, x_bufs, d_bufs, i, kt_begin
     return acc
 
 
-@gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K"])
+@gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K", "SKEW"])
 def mx_w8a16_wgmma(
     x_desc, w_desc, d_desc, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
     M, N, K, NP, stride_ym,
     HAS_BIAS: gl.constexpr, TK: gl.constexpr,
     BLOCK_M: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr,
-    FULL_TILES, SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
+    FULL_TILES, SPLIT_K, SKEW, GROUP_N: gl.constexpr, STAGES: gl.constexpr, DOT: gl.constexpr, num_warps: gl.constexpr,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)``: ``acc[BLOCK_N, BLOCK_M] = W_tile @ x_tile.T``
     per program, the decoded weights as the wgmma's A operand from registers. Split-K as in
@@ -174,7 +177,7 @@ def mx_w8a16_wgmma(
     grid of ``FULL_TILES + (tiles - FULL_TILES) * SPLIT_K`` programs). The scale bytes
     come by TMA with the tile: a plain load still in flight would hold up the release
     fence of every refill."""
-    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(gl.program_id(0), M, N, K, FULL_TILES, SPLIT_K,
+    slot, splits, n0, m0, pid_k, kt_begin, count = _program_tile(gl.program_id(0), M, N, K, FULL_TILES, SPLIT_K, SKEW,
                                                                  BLOCK_M, BLOCK_N, BLOCK_K, GROUP_N)
 
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[num_warps, 1],
@@ -225,7 +228,7 @@ def _units(M, N, FULL_TILES, SPLIT_K, BLOCK_M: gl.constexpr, BLOCK_N: gl.constex
 
 
 @gluon.jit
-def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
+def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K, SKEW,
              TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
              CONSUMERS: gl.constexpr, GROUP_N: gl.constexpr, PERSISTENT: gl.constexpr):
     """The loader warp of ``mx_w8a16_wgmma_ws``: its work unit, or (``PERSISTENT``) one unit
@@ -235,22 +238,22 @@ def _ws_load(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N,
         base = 0
         for unit in range(gl.program_id(0), _units(M, N, FULL_TILES, SPLIT_K, BLOCK_M, BLOCK_N), gl.num_programs(0)):
             base = _ws_load_unit(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, unit, base, M, N, K,
-                                 NP, FULL_TILES, SPLIT_K, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N)
+                                 NP, FULL_TILES, SPLIT_K, SKEW, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N)
     else:
         _ws_load_unit(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, gl.program_id(0), 0, M, N, K, NP,
-                      FULL_TILES, SPLIT_K, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N)
+                      FULL_TILES, SPLIT_K, SKEW, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N)
 
 
 @gluon.jit
 def _ws_load_unit(w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, unit, base, M, N, K, NP, FULL_TILES,
-                  SPLIT_K, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
+                  SPLIT_K, SKEW, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
                   CONSUMERS: gl.constexpr, GROUP_N: gl.constexpr):
     """Work unit ``unit``, the ring's uses ``base`` (a multiple of STAGES) onwards: each K
     tile's activations, and per consumer its 64 weight rows and their scale bytes, by TMA
     into the next free stage. Returns the ring's next use."""
     HALF: gl.constexpr = w_desc.block_type.shape[0]
-    _, _, n0, m0, _, kt_begin, count = _program_tile(unit, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M, HALF * CONSUMERS,
-                                                     BLOCK_K, GROUP_N)
+    _, _, n0, m0, _, kt_begin, count = _program_tile(unit, M, N, K, FULL_TILES, SPLIT_K, SKEW, BLOCK_M,
+                                                     HALF * CONSUMERS, BLOCK_K, GROUP_N)
     nbytes: gl.constexpr = x_desc.block_type.nbytes + CONSUMERS * (w_desc.block_type.nbytes + d_desc.block_type.nbytes)
     parity = (base // STAGES) & 1
     for i in range(count):
@@ -310,7 +313,7 @@ def _ws_retire(acc, w, empty, i, STAGES: gl.constexpr):
 
 @gluon.jit
 def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N, K,
-                stride_ym, FULL_TILES, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
+                stride_ym, FULL_TILES, SPLIT_K, SKEW, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
                 HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
                 GROUP_N: gl.constexpr, PERSISTENT: gl.constexpr):
     """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: its work unit, or
@@ -320,17 +323,17 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y
         for unit in range(gl.program_id(0), _units(M, N, FULL_TILES, SPLIT_K, BLOCK_M, HALF * CONSUMERS),
                           gl.num_programs(0)):
             base = _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr,
-                                    cnt_ptr, unit, base, M, N, K, stride_ym, FULL_TILES, SPLIT_K, C, CONSUMERS,
+                                    cnt_ptr, unit, base, M, N, K, stride_ym, FULL_TILES, SPLIT_K, SKEW, C, CONSUMERS,
                                     HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N)
     else:
         _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
-                         gl.program_id(0), 0, M, N, K, stride_ym, FULL_TILES, SPLIT_K, C, CONSUMERS, HAS_BIAS, HALF,
-                         BLOCK_M, BLOCK_K, STAGES, GROUP_N)
+                         gl.program_id(0), 0, M, N, K, stride_ym, FULL_TILES, SPLIT_K, SKEW, C, CONSUMERS, HAS_BIAS,
+                         HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N)
 
 
 @gluon.jit
 def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, unit, base,
-                     M, N, K, stride_ym, FULL_TILES, SPLIT_K, C: gl.constexpr, CONSUMERS: gl.constexpr,
+                     M, N, K, stride_ym, FULL_TILES, SPLIT_K, SKEW, C: gl.constexpr, CONSUMERS: gl.constexpr,
                      HAS_BIAS: gl.constexpr, HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
                      STAGES: gl.constexpr, GROUP_N: gl.constexpr):
     """Consumer ``C`` on work unit ``unit`` (the ring's uses ``base`` onwards, a multiple
@@ -342,7 +345,7 @@ def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_p
     are never written while it runs (round 16's kernel issued the next wgmma first, and
     its outputs went wrong: bench/notes_marlin.md, round 18)."""
     DOT: gl.constexpr = x_bufs.dtype
-    slot, splits, n0, m0, pid_k, _, count = _program_tile(unit, M, N, K, FULL_TILES, SPLIT_K, BLOCK_M,
+    slot, splits, n0, m0, pid_k, _, count = _program_tile(unit, M, N, K, FULL_TILES, SPLIT_K, SKEW, BLOCK_M,
                                                           HALF * CONSUMERS, BLOCK_K, GROUP_N)
     mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, BLOCK_M, 16])
     a_layout: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2)
@@ -372,12 +375,12 @@ def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_p
     return base + count
 
 
-@gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K"])
+@gluon.jit(do_not_specialize=["M", "FULL_TILES", "SPLIT_K", "SKEW"])
 def mx_w8a16_wgmma_ws(
     x_desc, w_desc, d_desc, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
     M, N, K, NP, stride_ym,
     HAS_BIAS: gl.constexpr, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
-    FULL_TILES, SPLIT_K, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
+    FULL_TILES, SPLIT_K, SKEW, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
     num_warps: gl.constexpr, PERSISTENT: gl.constexpr = False, CONSUMER_REGS: gl.constexpr = 232,
 ):
     """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
@@ -413,21 +416,21 @@ def mx_w8a16_wgmma_ws(
     if CONSUMERS == 2:
         gl.warp_specialize([
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
-                           K, stride_ym, FULL_TILES, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES,
-                           GROUP_N, PERSISTENT)),
+                           K, stride_ym, FULL_TILES, SPLIT_K, SKEW, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K,
+                           STAGES, GROUP_N, PERSISTENT)),
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
-                           K, stride_ym, FULL_TILES, SPLIT_K, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES,
-                           GROUP_N, PERSISTENT)),
+                           K, stride_ym, FULL_TILES, SPLIT_K, SKEW, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K,
+                           STAGES, GROUP_N, PERSISTENT)),
             (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
-                        TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
+                        SKEW, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
         ], [4, 1], [CONSUMER_REGS, 40])
     else:
         gl.warp_specialize([
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
-                           K, stride_ym, FULL_TILES, SPLIT_K, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES,
-                           GROUP_N, PERSISTENT)),
+                           K, stride_ym, FULL_TILES, SPLIT_K, SKEW, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K,
+                           STAGES, GROUP_N, PERSISTENT)),
             (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
-                        TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
+                        SKEW, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
         ], [1], [40])
 
 

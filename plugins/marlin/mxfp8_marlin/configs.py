@@ -49,6 +49,10 @@ class Config:
     # another, its stage ring running on, so that a unit's first loads overlap the last
     # one's epilogue; every unit's K tile count must suit the ring (persistent_fits)
     persistent: bool = False
+    # wgmma/pingpong with split-K: the first split of a tile hands its last split_skew K
+    # tiles to the second, so that it finishes and stores its partial while the second
+    # still computes (the second, arriving last, sums; _gluon._split_k_fixup)
+    split_skew: int = 0
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -60,8 +64,8 @@ class Config:
                     f"{self.decode or 'default'}")
         if self.strategy in ("wgmma", "pingpong"):
             return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k}"
-                    f"{' tail' if self.split_tail else ''} G{self.group_n} w{self.num_warps} s{self.num_stages}"
-                    f"{' persistent' if self.persistent else ''}")
+                    f"{' tail' if self.split_tail else ''}{f' skew{self.split_skew}' if self.split_skew else ''}"
+                    f" G{self.group_n} w{self.num_warps} s{self.num_stages}{' persistent' if self.persistent else ''}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "
             f"SK{self.split_k} G{self.group_n} w{self.num_warps} s{self.num_stages} {self.decode or 'default'}"
@@ -139,6 +143,11 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
+# The 256-row tile split in two: the first split hands 4 of its K tiles to the second, so
+# that its 128 KB partial is stored while the second still computes (round 20g, 8192x8192
+# at M = 256: 56.1-56.3 us against 58.1; the split-K fix-up cost about 9 us there, round
+# 20d). The 128-row tile's partial is half as large: there it measured 0-1% slower.
+PINGPONG_SKEW = 4
 PINGPONG_COST = (0.0, 220.0)  # the kernel's time over cuBLAS: 1 + a + b / K
 DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 
@@ -221,13 +230,14 @@ def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float 
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
-def persistent_fits(k_tiles: int, split: int, stages: int) -> bool:
+def persistent_fits(k_tiles: int, split: int, stages: int, skew: int = 0) -> bool:
     """Whether every work unit of a persistent pingpong launch (``k_tiles`` K tiles, split
-    in ``split`` runs of ``ceil(k_tiles / split)``) has a K tile count that is a multiple
-    of ``stages`` and even: each unit then starts the stage ring at stage 0 and the two
-    consumers' turns at consumer 0 (``_gluon._ws_consume_unit``)."""
+    in ``split`` runs of ``ceil(k_tiles / split)``, ``skew`` of them moved from the first
+    run to the second) has a K tile count that is a multiple of ``stages`` and even: each
+    unit then starts the stage ring at stage 0 and the two consumers' turns at consumer 0
+    (``_gluon._ws_consume_unit``)."""
     step = math.lcm(stages, 2)
-    return k_tiles % step == 0 and -(-k_tiles // split) % step == 0
+    return k_tiles % step == 0 and -(-k_tiles // split) % step == 0 and skew % step == 0
 
 
 def gemv_block_m(m: int) -> int:
@@ -274,7 +284,9 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
             if (split := tail_split(output_tiles(m, n, cfg), k // cfg.block_k, num_sms)) > 1:
                 cfg = replace(cfg, split_k=split, split_tail=True)
+    if cfg.strategy == "pingpong" and cfg.block_m == 256 and cfg.split_k == 2 and "split_skew" not in dict(overrides):
+        cfg = replace(cfg, split_skew=PINGPONG_SKEW)
     if (cfg.strategy == "pingpong" and "persistent" not in dict(overrides) and output_tiles(m, n, cfg) > num_sms
-            and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages)):
+            and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages, cfg.split_skew)):
         cfg = replace(cfg, persistent=True)
     return cfg

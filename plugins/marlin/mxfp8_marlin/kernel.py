@@ -267,6 +267,9 @@ def run_gemm(
     if cfg.split_tail and cfg.strategy not in ("wgmma", "pingpong"):
         raise ValueError(f"marlin: split_tail is a mode of the 'wgmma' and 'pingpong' strategies "
                          f"(got {cfg.describe()}); the others ignore it")
+    if cfg.split_skew and cfg.strategy not in ("wgmma", "pingpong"):
+        raise ValueError(f"marlin: split_skew is a mode of the 'wgmma' and 'pingpong' strategies "
+                         f"(got {cfg.describe()}); the others ignore it")
     if cfg.persistent and cfg.strategy != "pingpong":
         raise ValueError(f"marlin: persistent is a mode of the 'pingpong' strategy (got {cfg.describe()}); "
                          f"the others ignore it")
@@ -392,10 +395,14 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         x = x.clone(memory_format=torch.contiguous_format)
     k_tiles = k // cfg.block_k
     split = _splits(k_tiles, cfg.split_k)
-    if cfg.persistent and not configs.persistent_fits(k_tiles, split, cfg.num_stages):
+    skew = cfg.split_skew if split > 1 else 0
+    if not 0 <= skew < triton_cdiv(k_tiles, split):
+        raise ValueError(f"marlin: split_skew={cfg.split_skew} must leave the first split of K some of its "
+                         f"{triton_cdiv(k_tiles, split)} K tiles (K = {k}, split {split}; got {cfg.describe()})")
+    if cfg.persistent and not configs.persistent_fits(k_tiles, split, cfg.num_stages, skew):
         # Checked here, not only in _wgmma: the kernel's stage ring would go out of step.
         raise ValueError(f"marlin: the persistent 'pingpong' kernel needs every split's K tile count "
-                         f"(K = {k}: {k_tiles} tiles of {cfg.block_k}, split {cfg.split_k}) to be a multiple "
+                         f"(K = {k}: {k_tiles} tiles of {cfg.block_k}, split {cfg.split_k}, skew {skew}) to be a multiple "
                          f"of num_stages and even (configs.persistent_fits); got {cfg.describe()}")
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = configs.output_tiles(m, n, cfg)
@@ -413,8 +420,8 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         _gluon.mx_w8a16_wgmma_ws[grid](
             x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
             HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, FULL_TILES=full,
-            SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half, num_warps=4,
-            PERSISTENT=cfg.persistent,
+            SPLIT_K=split, SKEW=skew, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half,
+            num_warps=4, PERSISTENT=cfg.persistent,
         )
         return y
     ws, cnt = _split_k_buffers(x.device, tiles - full, split, cfg, 2)
@@ -423,7 +430,7 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         x_desc, w_desc, d_desc, *common, ws, cnt,
         m, n, k, q.shape[1], y.stride(0),
         HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k,
-        FULL_TILES=full, SPLIT_K=split, GROUP_N=cfg.group_n, STAGES=cfg.num_stages,
+        FULL_TILES=full, SPLIT_K=split, SKEW=skew, GROUP_N=cfg.group_n, STAGES=cfg.num_stages,
         DOT=kern.tl.bfloat16 if x.dtype == torch.bfloat16 else kern.tl.float16, num_warps=cfg.num_warps,
     )
     return y

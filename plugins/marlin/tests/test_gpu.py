@@ -244,6 +244,38 @@ def test_wgmma_kernel_split_tail(cfg, split, sms, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("split,skew,tail,persistent", [(2, 4, False, False), (3, 1, False, False),
+                                                        (2, 4, True, True), (2, 1, True, False)])
+@pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
+def test_wgmma_kernel_split_skew(cfg, split, skew, tail, persistent, monkeypatch):
+    """``split_skew``: the first split of each tile hands K tiles to the second; every output
+    written (NaN-filled memory before each call), right and repeatable, with whole tiles in
+    the grid (``split_tail``, the SM count made small) and persistent. K = 2048: 16 or 32 K
+    tiles."""
+    from dataclasses import replace
+
+    if persistent and cfg.strategy != "pingpong":
+        pytest.skip("persistent is a mode of the pingpong kernel")
+    monkeypatch.setattr(kernel_module, "num_sms", lambda device: 16)
+    layer, kernel, w32 = gpu_layer(4993, 2048, torch.bfloat16, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, torch.bfloat16)
+    cfg = replace(cfg, split_k=split, split_skew=skew, split_tail=tail, persistent=persistent)
+    for m in (1, 17, 300, 1000):
+        x = torch.randn(m, 2048, device="cuda").to(torch.bfloat16)
+        ref = x.float() @ w32.T + layer.bias.float()
+        junk = torch.full((m, 4993), float("nan"), dtype=torch.bfloat16, device="cuda")
+        del junk  # run_gemm's output reuses this block
+        y = run_gemm(x, *args, config=cfg)
+        assert not torch.isnan(y).any(), (cfg.describe(), m)
+        err = float((y.float() - ref).norm() / ref.norm())
+        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), m, err)
+        assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+    with pytest.raises(ValueError, match="must leave the first split of K some of its"):
+        run_gemm(x, *args, config=replace(cfg, split_skew=-(-2048 // cfg.block_k // split)))  # all of the first
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("sms", [7, 16, 132])
 @pytest.mark.parametrize("split,tail", [(1, False), (2, False), (2, True)])
 @pytest.mark.parametrize("cfg", [configs.PINGPONG_128, configs.PINGPONG_256], ids=lambda c: f"BM{c.block_m}")

@@ -323,6 +323,9 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert tail.persistent and pick(4096, 4096, 4096).persistent and pick(1024, 8192, 8192).persistent
         assert not pick(1024, 4096, 4096).persistent and not pick(256, 8192, 8192).persistent
         assert not pick(256, 4096, 4096).persistent  # 64 tiles split in two
+        # the 256-row tile split in two: the first split hands four K tiles to the second
+        assert pick(256, 8192, 8192).split_skew == 4 and tail.split_skew == 4
+        assert pick(256, 4096, 4096).split_skew == 0 and pick(1024, 8192, 8192).split_skew == 0
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
         assert pick(64, 4096, 4096).split_k == 4 and pick(128, 4096, 4096).split_k == 2  # 8 and 16 K tiles
@@ -361,6 +364,8 @@ def test_split_tail_is_refused_where_it_would_be_ignored():
 ])
 def test_persistent_fits(k_tiles, split, stages, fits):
     assert configs.persistent_fits(k_tiles, split, stages) == fits
+    assert not configs.persistent_fits(k_tiles, split, stages, skew=2)  # runs of 30 and 34 K tiles (or worse)
+    assert configs.persistent_fits(k_tiles, split, stages, skew=2 * stages) == fits
 
 
 def test_persistent_is_refused_where_it_would_be_ignored():
@@ -370,6 +375,9 @@ def test_persistent_is_refused_where_it_would_be_ignored():
     for strategy in ("fused", "gemv", "dequant", "wgmma"):
         with pytest.raises(ValueError, match="persistent is a mode of the 'pingpong' strategy"):
             run_gemm(x, *args, config=Config(strategy, persistent=True))
+    for strategy in ("fused", "gemv", "dequant"):
+        with pytest.raises(ValueError, match="split_skew is a mode of the 'wgmma' and 'pingpong' strategies"):
+            run_gemm(x, *args, config=Config(strategy, split_k=2, split_skew=4))
     assert "persistent" in Config("pingpong", persistent=True).describe()
 
 

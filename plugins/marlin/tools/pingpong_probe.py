@@ -95,6 +95,11 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...], sh
                 if cfg.split_k == 1 and (tail := configs.tail_split(tiles, k // cfg.block_k, sms)) > 1:
                     cands.append((replace(cfg, split_k=tail, split_tail=True).describe(),
                                   replace(cfg, split_k=tail, split_tail=True)))
+            for name, cfg in list(cands):  # the split-K fix-up with the first split handing K tiles to the second
+                c = new if cfg is None else cfg
+                if c.strategy == "pingpong" and c.split_k == 2 and not c.split_skew:
+                    for skew in (4, 8):
+                        cands.append((f"{replace(c, split_skew=skew).describe()}", replace(c, split_skew=skew)))
             seen = set()
             for name, cfg in cands:
                 if name.split(" waves")[0] in seen:
