@@ -242,6 +242,20 @@ def test_wgmma_kernel_split_tail(cfg, split, sms, monkeypatch):
         assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
 
 
+def check_every_output(x, args, w32, kernel, cfg):
+    """One call of ``cfg`` on NaN-filled output memory: every element written, within the
+    kernel's bound of the float32 reference (``args``: run_gemm's weight, scales, bias and
+    output dtype), and a second call bit for bit the same."""
+    ref = x.float() @ w32.T + args[3].float()
+    junk = torch.full((x.shape[0], w32.shape[0]), float("nan"), dtype=args[4], device="cuda")
+    del junk  # run_gemm's output reuses this block
+    y = run_gemm(x, *args, config=cfg)
+    assert not torch.isnan(y).any(), (cfg.describe(), x.shape)
+    err = float((y.float() - ref).norm() / ref.norm())
+    assert err <= kernel.tolerance(kernel.config), (cfg.describe(), x.shape, err)
+    assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("split,skew,tail,persistent", [(2, 4, False, False), (3, 1, False, False),
@@ -262,14 +276,7 @@ def test_wgmma_kernel_split_skew(cfg, split, skew, tail, persistent, monkeypatch
     cfg = replace(cfg, split_k=split, split_skew=skew, split_tail=tail, persistent=persistent)
     for m in (1, 17, 300, 1000):
         x = torch.randn(m, 2048, device="cuda").to(torch.bfloat16)
-        ref = x.float() @ w32.T + layer.bias.float()
-        junk = torch.full((m, 4993), float("nan"), dtype=torch.bfloat16, device="cuda")
-        del junk  # run_gemm's output reuses this block
-        y = run_gemm(x, *args, config=cfg)
-        assert not torch.isnan(y).any(), (cfg.describe(), m)
-        err = float((y.float() - ref).norm() / ref.norm())
-        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), m, err)
-        assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+        check_every_output(x, args, w32, kernel, cfg)
     with pytest.raises(ValueError, match="must leave the first split of K some of its"):
         run_gemm(x, *args, config=replace(cfg, split_skew=-(-2048 // cfg.block_k // split)))  # all of the first
 
@@ -292,15 +299,7 @@ def test_pingpong_persistent(cfg, split, tail, sms, act, monkeypatch):
     args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
     cfg = replace(cfg, split_k=split, split_tail=tail, persistent=True)
     for m in (1, 255, 300, 1000, 2304):
-        x = torch.randn(m, 512, device="cuda").to(act)
-        ref = x.float() @ w32.T + layer.bias.float()
-        junk = torch.full((m, 4993), float("nan"), dtype=act, device="cuda")
-        del junk  # run_gemm's output reuses this block
-        y = run_gemm(x, *args, config=cfg)
-        assert not torch.isnan(y).any(), (cfg.describe(), m)
-        err = float((y.float() - ref).norm() / ref.norm())
-        assert err <= kernel.tolerance(kernel.config), (cfg.describe(), m, err)
-        assert torch.equal(y, run_gemm(x, *args, config=cfg)), "must be deterministic"
+        check_every_output(torch.randn(m, 512, device="cuda").to(act), args, w32, kernel, cfg)
     small, _, _ = gpu_layer(4993, 320, act, True)
     with pytest.raises(ValueError, match="persistent_fits"):  # K = 320: five K tiles
         run_gemm(torch.randn(300, 320, device="cuda").to(act), small.marlin_weight, small.marlin_scale,
