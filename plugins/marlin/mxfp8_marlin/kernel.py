@@ -400,10 +400,10 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         raise ValueError(f"marlin: split_skew={cfg.split_skew} must leave the first split of K some of its "
                          f"{triton_cdiv(k_tiles, split)} K tiles (K = {k}, split {split}; got {cfg.describe()})")
     if cfg.persistent and not configs.persistent_fits(k_tiles, split, cfg.num_stages, skew):
-        # Checked here, not only in _wgmma: the kernel's stage ring would go out of step.
+        # Checked at launch (the tools launch directly): the kernel's stage ring would go out of step.
         raise ValueError(f"marlin: the persistent 'pingpong' kernel needs every split's K tile count "
-                         f"(K = {k}: {k_tiles} tiles of {cfg.block_k}, split {cfg.split_k}, skew {skew}) to be a multiple "
-                         f"of num_stages and even (configs.persistent_fits); got {cfg.describe()}")
+                         f"(K = {k}: {k_tiles} tiles of {cfg.block_k}, split {cfg.split_k}, skew {skew}) to be "
+                         f"a multiple of num_stages and even (configs.persistent_fits); got {cfg.describe()}")
     y = torch.empty((m, n), dtype=out_dtype, device=x.device)
     tiles = configs.output_tiles(m, n, cfg)
     # split_tail: the tiles of the last, partial wave are split (the others run whole).

@@ -1,10 +1,12 @@
 """The Gluon kernels (``strategy="pingpong"``, the warp-specialized one, unless a config
-says ``wgmma:``) on an sm_90 GPU, in one device call (a program, not a test): first a validation sweep (every output written,
-within the error bound of the float32 reference, bit-identical over repeats), then its
-speed on the benchmark's four shapes against cuBLAS bf16, the default (``run_gemm``
-without a config), the table without the Gluon kernels, and dequantize + cuBLAS; a
-config without split-K whose last wave is partial is also timed with that wave split
-(``split_tail``). Timing as in ``bench/bench_gemm.py``.
+says ``wgmma:``; ``persistent:`` its persistent mode) on an sm_90 GPU, in one device call
+(a program, not a test): first a validation sweep (every output written, within the error
+bound of the float32 reference, bit-identical over repeats), then its speed on the
+benchmark's four shapes against cuBLAS bf16, the default (``run_gemm`` without a config),
+the default made persistent, the table without the Gluon kernels, and dequantize +
+cuBLAS; a config without split-K whose last wave is partial is also timed with that wave
+split (``split_tail``), and a pingpong config split in two with a split skew of 4 and 8.
+Timing as in ``bench/bench_gemm.py``.
 
     python plugins/marlin/tools/pingpong_probe.py [--configs 256,128,64,4;...] [--skip-validate] > probe.txt
 """
@@ -54,7 +56,8 @@ def validate(cfgs, repeats: int) -> int:
             cfg = replace(cfg0, split_k=split, block_k=configs.fit_block_k(p["marlin_weight"].shape[2], cfg0.block_k))
             if cfg.persistent:  # splits of K that suit its stage ring (persistent_fits), where K has one
                 k_tiles = k // cfg.block_k
-                cfg = replace(cfg, split_k=next((s for s in (split, 2, 1) if configs.persistent_fits(k_tiles, s, cfg.num_stages)), 0))
+                fits = [s for s in (split, 2, 1) if configs.persistent_fits(k_tiles, s, cfg.num_stages)]
+                cfg = replace(cfg, split_k=fits[0] if fits else 0)
                 if not cfg.split_k:
                     continue
             x = torch.randn(m, k, device="cuda").to(act)
