@@ -5,7 +5,8 @@ bound of the float32 reference, bit-identical over repeats), then its speed on t
 benchmark's four shapes against cuBLAS bf16, the default (``run_gemm`` without a config),
 the default made persistent, the table without the Gluon kernels, and dequantize +
 cuBLAS; a config without split-K whose last wave is partial is also timed with that wave
-split (``split_tail``), and a pingpong config split in two with a split skew of 4 and 8.
+split (``split_tail``), and a config split in K with a split skew (4 and 8 K tiles for
+pingpong, 2 and 4 for wgmma).
 Timing as in ``bench/bench_gemm.py``.
 
     python plugins/marlin/tools/pingpong_probe.py [--configs 256,128,64,4;...] [--skip-validate] > probe.txt
@@ -100,8 +101,8 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...], sh
                                   replace(cfg, split_k=tail, split_tail=True)))
             for name, cfg in list(cands):  # the split-K fix-up with the first split handing K tiles to the second
                 c = new if cfg is None else cfg
-                if c.strategy == "pingpong" and c.split_k == 2 and not c.split_skew:
-                    for skew in (4, 8):
+                if c.strategy in ("wgmma", "pingpong") and c.split_k >= 2 and not c.split_skew:
+                    for skew in (4, 8) if c.strategy == "pingpong" else (2, 4):
                         cands.append((f"{replace(c, split_skew=skew).describe()}", replace(c, split_skew=skew)))
             seen = set()
             for name, cfg in cands:
