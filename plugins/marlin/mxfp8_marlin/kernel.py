@@ -235,6 +235,11 @@ def default_decode(device: torch.device, interpret: bool, cfg: configs.Config, a
     return DECODE_CVT
 
 
+# Config fields that only the Gluon kernels read, and the strategies that read them: a
+# config setting one for another strategy is refused rather than silently ignored.
+_GLUON_MODES = {"split_tail": ("wgmma", "pingpong"), "split_skew": ("wgmma", "pingpong"), "persistent": ("pingpong",)}
+
+
 def run_gemm(
     x: torch.Tensor,
     q: torch.Tensor,
@@ -264,15 +269,12 @@ def run_gemm(
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
         cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
-    if cfg.split_tail and cfg.strategy not in ("wgmma", "pingpong"):
-        raise ValueError(f"marlin: split_tail is a mode of the 'wgmma' and 'pingpong' strategies "
-                         f"(got {cfg.describe()}); the others ignore it")
-    if cfg.split_skew and cfg.strategy not in ("wgmma", "pingpong"):
-        raise ValueError(f"marlin: split_skew is a mode of the 'wgmma' and 'pingpong' strategies "
-                         f"(got {cfg.describe()}); the others ignore it")
-    if cfg.persistent and cfg.strategy != "pingpong":
-        raise ValueError(f"marlin: persistent is a mode of the 'pingpong' strategy (got {cfg.describe()}); "
-                         f"the others ignore it")
+    for mode, strategies in _GLUON_MODES.items():
+        if getattr(cfg, mode) and cfg.strategy not in strategies:
+            names = " and ".join(f"'{s}'" for s in strategies)
+            kind = "strategies" if len(strategies) > 1 else "strategy"
+            raise ValueError(f"marlin: {mode} is a mode of the {names} {kind} (got {cfg.describe()}); "
+                             f"the others ignore it")
     if config is not None and cfg.strategy != "dequant":  # choose() already fits its configs to the layout
         cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))  # a K tile within one column block
         if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows
@@ -377,12 +379,6 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
 
 
-def _splits(k_tiles: int, split_k: int) -> int:
-    """The split of K the Gluon kernels run for ``split_k``: no split left empty (every
-    program has at least one K tile)."""
-    return triton_cdiv(k_tiles, triton_cdiv(k_tiles, split_k))
-
-
 def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others).
     ``cfg.strategy == "pingpong"``: the warp-specialized kernel, one consumer warpgroup per
@@ -393,12 +389,14 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
     n = rs.shape[0]
     if x.stride(1) != 1 or x.stride(0) != k or x.data_ptr() % 16:
         x = x.clone(memory_format=torch.contiguous_format)
+    # Split K so that no split is empty: every program has at least one K tile.
     k_tiles = k // cfg.block_k
-    split = _splits(k_tiles, cfg.split_k)
+    split = triton_cdiv(k_tiles, triton_cdiv(k_tiles, cfg.split_k))
+    per_split = triton_cdiv(k_tiles, split)  # as the kernels count it (_gluon._program_tile)
     skew = cfg.split_skew if split > 1 else 0
-    if not 0 <= skew < triton_cdiv(k_tiles, split):
+    if not 0 <= skew < per_split:
         raise ValueError(f"marlin: split_skew={cfg.split_skew} must leave the first split of K some of its "
-                         f"{triton_cdiv(k_tiles, split)} K tiles (K = {k}, split {split}; got {cfg.describe()})")
+                         f"{per_split} K tiles (K = {k}, split {split}; got {cfg.describe()})")
     if cfg.persistent and not configs.persistent_fits(k_tiles, split, cfg.num_stages, skew):
         # Checked at launch (the tools launch directly): the kernel's stage ring would go out of step.
         raise ValueError(f"marlin: the persistent 'pingpong' kernel needs every split's K tile count "

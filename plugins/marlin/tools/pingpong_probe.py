@@ -90,7 +90,8 @@ def speed(cfgs, out: str, ms: tuple[int, ...], waves_list: tuple[float, ...], sh
             new, old = (configs.choose(m, n, k, sms, tile_k=tk, wgmma=g) for g in (True, False))
             cands = [("default " + new.describe(), None), ("Triton table " + old.describe(), old),
                      ("dequant+cublas", configs.Config("dequant"))]
-            if new.strategy == "pingpong" and configs.persistent_fits(k // new.block_k, new.split_k, new.num_stages):
+            if (new.strategy == "pingpong" and not new.persistent
+                    and configs.persistent_fits(k // new.block_k, new.split_k, new.num_stages, new.split_skew)):
                 cands.append(("default, persistent " + new.describe(), replace(new, persistent=True)))
             for cfg0, waves in itertools.product(cfgs, waves_list):
                 cfg = replace(cfg0, split_k=configs.fit_split_k(m, n, k, cfg0, sms, waves, 4))
