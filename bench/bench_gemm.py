@@ -19,8 +19,14 @@ overhead is not measured, as in an engine's decode loop) and replayed ``--reps``
 times, each replay preceded by a 256 MiB read that flushes the L2 cache (a read, not a
 memset: a memset leaves the L2 full of dirty lines, and writing them back costs the next
 kernel ~15 us of DRAM time, which halved the apparent bandwidth of every kernel here);
-the median of CUDA-event times is reported. Prints a table (median us, speed-up over bf16,
-fraction of the roofline) and writes everything to ``--out`` as JSON.
+the median of CUDA-event times is reported. A graph replayed alone also pays a fixed cost
+that a kernel inside an engine's captured decode step does not (the graph's launch and
+the events around it: 3.95 us for a kernel that does nothing on an H200, round 21), so the
+run also reports that floor (a one-element fill timed the same way) and, for M up to
+``--in-graph-max-m``, each call's cost *in a graph*: one graph of ``--in-graph-calls``
+x [flush, call] and one of as many flushes alone, replayed in turn, the difference of
+their median times over the call count. Prints a table per timing (median us, speed-up
+over bf16, fraction of the roofline) and writes everything to ``--out`` as JSON.
 """
 
 from __future__ import annotations
@@ -66,6 +72,35 @@ def graph_time_us(fn, reps: int, flush: torch.Tensor) -> float:
     torch.cuda.synchronize()
     del graph
     return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends)) * 1e3
+
+
+def in_graph_us(fn, reps: int, flush: torch.Tensor, calls: int) -> float:
+    """A call's cost inside a captured graph of many calls (as in an engine's decode step,
+    where the graph's launch is shared by every kernel in it): graphs of ``calls`` x
+    [flush, fn] and of ``calls`` flushes, replayed in turn ``reps`` times; the difference
+    of their median times over ``calls``. It still counts one kernel boundary per call."""
+    fn()
+    torch.cuda.synchronize()
+    both, flushes = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+    with torch.cuda.graph(both):
+        for _ in range(calls):
+            flush_l2(flush)
+            fn()
+    with torch.cuda.graph(flushes):
+        for _ in range(calls):
+            flush_l2(flush)
+    graphs, times = (both, flushes), ([], [])
+    for i in range(reps + 2):  # the first two rounds warm up
+        for graph, kept in zip(graphs, times):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            graph.replay()
+            end.record()
+            end.synchronize()
+            if i >= 2:
+                kept.append(start.elapsed_time(end))
+    del graphs, both, flushes
+    return (statistics.median(times[0]) - statistics.median(times[1])) / calls * 1e3
 
 
 def copy_bandwidth(reps: int) -> float:
@@ -123,6 +158,9 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--out", default="bench_gemm.json")
     ap.add_argument("--no-baselines", action="store_true", help="skip the fp8 _scaled_mm baseline")
+    ap.add_argument("--in-graph-max-m", type=int, default=256,
+                    help="also time each call in a graph of many calls for M up to this (-1: never)")
+    ap.add_argument("--in-graph-calls", type=int, default=10, help="calls in each such graph")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print("bench_gemm needs a CUDA GPU", file=sys.stderr)
@@ -147,6 +185,9 @@ def main() -> int:
     skipped = {n: cls.is_supported(capability).reason for n, cls in kernels.items() if n not in names}
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")  # 256 MiB, read to flush L2
     bw = copy_bandwidth(args.reps)
+    sink = torch.zeros(1, device="cuda")
+    floor = {"alone": graph_time_us(sink.zero_, args.reps, flush),
+             "in_graph": in_graph_us(sink.zero_, args.reps, flush, args.in_graph_calls)}
     info = {
         "device": torch.cuda.get_device_name(),
         "capability": list(capability),
@@ -157,6 +198,9 @@ def main() -> int:
         "kernels_skipped": skipped,
         "copy_bandwidth_bytes_per_s": bw,
         "timing": f"CUDA graph replay, L2 flushed (a 256 MiB read) before each, median of {args.reps}",
+        "timing_in_graph": f"M <= {args.in_graph_max_m}: graphs of {args.in_graph_calls} x [flush, call] and of "
+                           f"{args.in_graph_calls} flushes replayed in turn, difference of medians / calls",
+        "floor_us": floor,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     for pkg in ("triton", "mxfp8-core", "mxfp8-marlin", "mxfp8-emulation", "flashinfer-python"):
@@ -166,6 +210,7 @@ def main() -> int:
             pass
     print(f"# {info['device']} sm_{capability[0]}{capability[1]}, torch {info['torch']}, "
           f"triton {info.get('triton')}; copy bandwidth {bw / 1e12:.2f} TB/s; kernels: {', '.join(names)}")
+    print(f"# floor (a one-element fill): {floor['alone']:.2f} us replayed alone, {floor['in_graph']:.2f} us in a graph")
     if skipped:
         print("# not supported here: " + "; ".join(f"{n} ({r})" for n, r in sorted(skipped.items())))
 
@@ -192,7 +237,11 @@ def main() -> int:
             x = torch.randn(m, k, device="cuda").to(dtype)
             ref = x.float() @ w_bf16.float().T
             row = {"N": n, "K": k, "M": m, "roofline_us": roofline_us, "flop": 2 * m * n * k}
+            in_graph = m <= args.in_graph_max_m
             row["bf16_us"] = graph_time_us(lambda: F.linear(x, w_bf16), args.reps, flush)
+            if in_graph:
+                row["bf16_in_graph_us"] = in_graph_us(lambda: F.linear(x, w_bf16), args.reps, flush,
+                                                      args.in_graph_calls)
             if not args.no_baselines:
                 try:
                     x8 = x.to(torch.float8_e4m3fn)
@@ -209,6 +258,9 @@ def main() -> int:
                     row[f"{name}_err"] = err
                     row[f"{name}_ok"] = err <= kernel.tolerance(kernel.config)
                     row[f"{name}_us"] = graph_time_us(lambda: kernel.apply_weights(layer, x), args.reps, flush)
+                    if in_graph:
+                        row[f"{name}_in_graph_us"] = in_graph_us(lambda: kernel.apply_weights(layer, x), args.reps,
+                                                                 flush, args.in_graph_calls)
                 except Exception as exc:  # noqa: BLE001
                     row[f"{name}_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             rows.append(row)
@@ -218,10 +270,13 @@ def main() -> int:
         torch.cuda.empty_cache()
 
     table = render(rows, names, info)
+    table_in_graph = render(rows, names, info, "in_graph_us")
     print()
     print(table)
+    print(f"\nIn a graph of {args.in_graph_calls} calls (M <= {args.in_graph_max_m}):\n")
+    print(table_in_graph)
     with open(args.out, "w") as f:
-        json.dump({"info": info, "rows": rows, "table": table}, f, indent=1)
+        json.dump({"info": info, "rows": rows, "table": table, "table_in_graph": table_in_graph}, f, indent=1)
     return 0
 
 
@@ -230,37 +285,46 @@ def format_row(row: dict, names: list[str]) -> str:
     for name in names:
         if f"{name}_us" in row:
             parts.append(f"{name} {row[f'{name}_us']:.1f}us (x{row['bf16_us'] / row[f'{name}_us']:.2f})")
+            if f"{name}_in_graph_us" in row:
+                parts.append(f"in a graph: bf16 {row['bf16_in_graph_us']:.1f}us, {name} "
+                             f"{row[f'{name}_in_graph_us']:.1f}us (x{row['bf16_in_graph_us'] / row[f'{name}_in_graph_us']:.2f})")
         elif f"{name}_error" in row:
             parts.append(f"{name} ERROR {row[f'{name}_error']}")
     return "  ".join(parts)
 
 
-def render(rows: list[dict], names: list[str], info: dict) -> str:
-    """A markdown table: median us, speed-up over bf16 (x), fraction of the roofline."""
-    head = ["N x K", "M", "bf16 us", "fp8 pt us"]
+def render(rows: list[dict], names: list[str], info: dict, timing: str = "us") -> str:
+    """A markdown table of the rows timed by ``timing`` (``us``: each call replayed alone;
+    ``in_graph_us``: in a graph of many calls): median us, speed-up over bf16 (x), fraction
+    of the roofline, and the geomean of the speed-up per M regime."""
+    rows = [r for r in rows if f"bf16_{timing}" in r]
+    head = ["N x K", "M", "bf16 us"] + (["fp8 pt us"] if timing == "us" else [])
     for name in names:
         head += [f"{name} us", f"{name} x", f"{name} roof"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [f"{r['N']}x{r['K']}", str(r["M"]), f"{r['bf16_us']:.1f}", f"{r.get('fp8_scaled_mm_us', float('nan')):.1f}"]
+        base = r[f"bf16_{timing}"]
+        cells = [f"{r['N']}x{r['K']}", str(r["M"]), f"{base:.1f}"]
+        if timing == "us":
+            cells.append(f"{r.get('fp8_scaled_mm_us', float('nan')):.1f}")
         for name in names:
-            us = r.get(f"{name}_us")
+            us = r.get(f"{name}_{timing}")
             if us is None:
                 cells += ["err" if f"{name}_error" in r else "-", "", ""]
             else:
                 flag = "" if r.get(f"{name}_ok", True) else " (ERR)"
-                cells += [f"{us:.1f}{flag}", f"{r['bf16_us'] / us:.2f}", f"{r['roofline_us'] / us:.2f}"]
+                cells += [f"{us:.1f}{flag}", f"{base / us:.2f}", f"{r['roofline_us'] / us:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    # summary: geometric means of the speed-up per M regime
     summary = []
     for name in names:
+        timed = [r for r in rows if f"{name}_{timing}" in r]
         for label, sel in (("M<=16", lambda m: m <= 16), ("M=64,256", lambda m: m in (64, 256)),
                            ("M>=1024", lambda m: m >= 1024)):
-            sp = [r["bf16_us"] / r[f"{name}_us"] for r in rows if sel(r["M"]) and f"{name}_us" in r]
+            sp = [r[f"bf16_{timing}"] / r[f"{name}_{timing}"] for r in timed if sel(r["M"])]
             if sp:
                 geo = math.exp(sum(math.log(v) for v in sp) / len(sp))
                 summary.append(f"{name} {label}: geomean x{geo:.2f} over bf16, min x{min(sp):.2f}")
-        roof = [r["roofline_us"] / r[f"{name}_us"] for r in rows if r["M"] <= 16 and f"{name}_us" in r]
+        roof = [r["roofline_us"] / r[f"{name}_{timing}"] for r in timed if r["M"] <= 16]
         if roof:
             summary.append(f"{name} M<=16: time / roofline worst {1 / min(roof):.2f} (target <= 1.4)")
     bw = info["copy_bandwidth_bytes_per_s"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The H100 run behind bench/results/*_h100.*: install the repository (no network there),
+# The GPU run behind bench/results/h100_run and h200_run: install the repository (no network there),
 # run the whole test suite (GPU tests included), the conformance kit on every installed
 # kernel, the overhead benchmark and the demo. Logs go to $OUT (default bench/results/gpu_run).
 #   bash bench/gpu_run.sh COMMIT [tests|tools|all]    (two parts, each within a 10-minute call)
@@ -21,7 +21,7 @@ if [ "$part" != tools ]; then
 fi
 if [ "$part" != tests ]; then
     LOG=check.txt step "mxfp8 check (full grid)" mxfp8 check
-    LOG=overhead.txt step "bench/overhead.py" python3 bench/overhead.py --device cuda --out "$out/overhead_h100.json"
+    LOG=overhead.txt step "bench/overhead.py" python3 bench/overhead.py --device cuda --out "$out/overhead.json"
     LOG=demo.txt step "mxfp8 demo" mxfp8 demo
     LOG=explain.txt step "mxfp8 explain (4096x32 and 4096x4096 here, 4096x4096 planned for sm_100)" \
         bash -c "mxfp8 explain -k 4096 -n 32; mxfp8 explain -k 4096 -n 4096; mxfp8 explain -k 4096 -n 4096 --capability 10.0"
