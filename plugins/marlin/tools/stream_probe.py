@@ -16,7 +16,9 @@ device call, for each benchmark shape:
 - once, the floor: a kernel of one program per SM that does nothing, so the fixed cost of a
   launch as this timing sees it.
 
-Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
+Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median;
+``--in-graph CALLS``: each call's cost in a graph of that many calls, as the benchmark's
+second table).
 
     python plugins/marlin/tools/stream_probe.py --out stream_probe.json > stream_probe.txt
 """
@@ -44,7 +46,7 @@ from mxfp8_marlin.kernel import _launch_wgmma, num_sms, run_gemm
 from mxfp8_marlin.packing import pack_weights, unpack_weights
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
-from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
+from bench_gemm import graph_time_us, in_graph_us  # noqa: E402  (the benchmark's timings, shared)
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 
@@ -111,6 +113,8 @@ def main() -> int:
     ap.add_argument("--tiles", default="64,128", help="BLOCK_N,BLOCK_K of the M <= 16 Gluon tile, separated by ';'")
     ap.add_argument("--ms", default="1,4,16")
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--in-graph", type=int, default=0, metavar="CALLS",
+                    help="time each call in a graph of CALLS calls (bench_gemm.in_graph_us), not replayed alone")
     ap.add_argument("--parts", default="bare,wgmma,ws", help="which of bare, wgmma, ws to time")
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -125,7 +129,12 @@ def main() -> int:
     rows = []
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}, {sms} SMs", flush=True)
     sink = torch.zeros(1, dtype=torch.int32, device=dev)
-    floor = graph_time_us(lambda: nothing[(sms,)](sink, num_warps=4), args.reps, flush)
+    def timed(fn):
+        if args.in_graph:
+            return in_graph_us(fn, args.reps, flush, args.in_graph)
+        return graph_time_us(fn, args.reps, flush)
+
+    floor = timed(lambda: nothing[(sms,)](sink, num_warps=4))
     rows.append({"variant": "floor (an empty kernel, one program per SM)", "us": floor})
     print(f"floor (an empty kernel, one program per SM): {floor:.2f} us", flush=True)
 
@@ -135,7 +144,7 @@ def main() -> int:
             y = fn()
             if ref is not None:
                 row["err"] = float((y.float() - ref).norm() / ref.norm())
-            row["us"] = graph_time_us(fn, args.reps, flush)
+            row["us"] = timed(fn)
         except Exception as exc:  # noqa: BLE001  (a variant that fails to compile or launch is reported)
             row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         rows.append(row)
@@ -205,7 +214,9 @@ def main() -> int:
             record(n, k, m, default + " (again)",
                    lambda: run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, x.dtype),
                    ref, base)
-    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "rows": rows}, indent=1))
+    timing = f"in a graph of {args.in_graph} calls" if args.in_graph else "replayed alone"
+    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "timing": timing, "rows": rows},
+                                         indent=1))
     return 0
 
 
