@@ -278,6 +278,22 @@ def _gemv_row(acc, w, f, x_ptrs, offs_kk, m: tl.constexpr, M, stride_xm):
 
 
 @triton.jit
+def _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm, BLOCK_M: tl.constexpr,
+               DECODE: tl.constexpr):
+    """One K tile (e4m3 bytes ``q``, scale bytes ``d``) into the accumulators of the first
+    ``BLOCK_M`` activation rows."""
+    w = _decode(q, tl.float16, DECODE).to(tl.float32)
+    f = _block_factor(d, tl.float16, DECODE, tl.float32)
+    acc0 = _gemv_row(acc0, w, f, x_ptrs, offs_kk, 0, M, stride_xm)
+    if BLOCK_M > 1:
+        acc1 = _gemv_row(acc1, w, f, x_ptrs, offs_kk, 1, M, stride_xm)
+    if BLOCK_M > 2:
+        acc2 = _gemv_row(acc2, w, f, x_ptrs, offs_kk, 2, M, stride_xm)
+        acc3 = _gemv_row(acc3, w, f, x_ptrs, offs_kk, 3, M, stride_xm)
+    return acc0, acc1, acc2, acc3
+
+
+@triton.jit
 def _gemv_store(acc, rs, shift, y_ptr, offs_n, m: tl.constexpr, M, N, stride_ym, HAS_BIAS: tl.constexpr):
     out = tl.sum(tl.sum(acc, axis=2), axis=1) * rs
     if HAS_BIAS:
@@ -318,18 +334,25 @@ def mx_w8a16_gemv(
     acc1 = acc0
     acc2 = acc0
     acc3 = acc0
-    for kt in range(0, k_tiles):
+    # Two K tiles a step, both loaded before either is used: each thread then has two
+    # 16-byte loads in flight instead of one (the weight streams from DRAM straight into
+    # registers, so these loads are all that hides its latency).
+    for kt in range(0, k_tiles - 1, 2):
         q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
         d = tl.load(d_ptrs + kt * G * stride_d)
-        w = _decode(q, tl.float16, DECODE).to(tl.float32)
-        f = _block_factor(d, tl.float16, DECODE, tl.float32)
-        acc0 = _gemv_row(acc0, w, f, x_ptrs, offs_kk, 0, M, stride_xm)
-        if BLOCK_M > 1:
-            acc1 = _gemv_row(acc1, w, f, x_ptrs, offs_kk, 1, M, stride_xm)
-        if BLOCK_M > 2:
-            acc2 = _gemv_row(acc2, w, f, x_ptrs, offs_kk, 2, M, stride_xm)
-            acc3 = _gemv_row(acc3, w, f, x_ptrs, offs_kk, 3, M, stride_xm)
-        x_ptrs += BLOCK_K
+        q_next = tl.load(q_ptrs + _q_col((kt + 1) * BLOCK_K, stride_qt, TK))
+        d_next = tl.load(d_ptrs + (kt + 1) * G * stride_d)
+        acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm,
+                                            BLOCK_M, DECODE)
+        acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q_next, d_next, x_ptrs + BLOCK_K, offs_kk, M,
+                                            stride_xm, BLOCK_M, DECODE)
+        x_ptrs += 2 * BLOCK_K
+    if k_tiles % 2:
+        kt = k_tiles - 1
+        q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
+        d = tl.load(d_ptrs + kt * G * stride_d)
+        acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm,
+                                            BLOCK_M, DECODE)
 
     _gemv_store(acc0, rs, shift, y_ptr, offs_n, 0, M, N, stride_ym, HAS_BIAS)
     if BLOCK_M > 1:
