@@ -308,6 +308,7 @@ def mx_w8a16_gemv(
     stride_xm, stride_ym, stride_qt, stride_d,
     HAS_BIAS: tl.constexpr, TK: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, DECODE: tl.constexpr,
+    PAIRS: tl.constexpr,
 ):
     """``y[M, N] = x[M, K] @ W[N, K].T (+ bias)`` for M <= BLOCK_M <= 4, on the CUDA cores.
 
@@ -319,7 +320,8 @@ def mx_w8a16_gemv(
     fp16, then a widening convert), multiplied by the activations and summed per block in
     float32; each block sum is multiplied by its ``2**-d`` factor (exact, a power of two)
     and added to a ``[BLOCK_N, G]`` accumulator that is summed over G once, in the
-    epilogue, then scaled by the row scale. ``x`` must be contiguous along K.
+    epilogue, then scaled by the row scale. ``x`` must be contiguous along K. ``PAIRS``:
+    two K tiles a step, both loaded before either is used (``Config.k_pairs``).
     """
     G: tl.constexpr = BLOCK_K // 32
     offs_n = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -334,20 +336,22 @@ def mx_w8a16_gemv(
     acc1 = acc0
     acc2 = acc0
     acc3 = acc0
-    # Two K tiles a step, both loaded before either is used: each thread then has two
-    # 16-byte loads in flight instead of one (the weight streams from DRAM straight into
-    # registers, so these loads are all that hides its latency).
-    for kt in range(0, k_tiles - 1, 2):
+    # The weight streams from DRAM straight into registers: the loads in flight are all
+    # that hides its latency, so PAIRS loads two K tiles before using either.
+    step: tl.constexpr = 2 if PAIRS else 1
+    for kt in range(0, k_tiles - (step - 1), step):
         q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
         d = tl.load(d_ptrs + kt * G * stride_d)
-        q_next = tl.load(q_ptrs + _q_col((kt + 1) * BLOCK_K, stride_qt, TK))
-        d_next = tl.load(d_ptrs + (kt + 1) * G * stride_d)
+        if PAIRS:
+            q_next = tl.load(q_ptrs + _q_col((kt + 1) * BLOCK_K, stride_qt, TK))
+            d_next = tl.load(d_ptrs + (kt + 1) * G * stride_d)
         acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm,
                                             BLOCK_M, DECODE)
-        acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q_next, d_next, x_ptrs + BLOCK_K, offs_kk, M,
-                                            stride_xm, BLOCK_M, DECODE)
-        x_ptrs += 2 * BLOCK_K
-    if k_tiles % 2:
+        if PAIRS:
+            acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q_next, d_next, x_ptrs + BLOCK_K, offs_kk,
+                                                M, stride_xm, BLOCK_M, DECODE)
+        x_ptrs += step * BLOCK_K
+    if PAIRS and k_tiles % 2:
         kt = k_tiles - 1
         q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
         d = tl.load(d_ptrs + kt * G * stride_d)

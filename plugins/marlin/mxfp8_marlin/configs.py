@@ -53,6 +53,9 @@ class Config:
     # tiles to the second, so that it finishes and stores its partial while the second
     # still computes (the second, arriving last, sums; _gluon._split_k_fixup)
     split_skew: int = 0
+    # gemv: load two K tiles before using either (two 16-byte loads in flight per thread,
+    # at the cost of the registers that hold the second tile)
+    k_pairs: bool = False
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -60,8 +63,8 @@ class Config:
                 return "dequant+cublas"
             return f"dequant+cublas chunks {self.chunk_mb:g}MB{' overlap' if self.overlap else ''}"
         if self.strategy == "gemv":
-            return (f"gemv BM{self.block_m} BN{self.block_n} BK{self.block_k} w{self.num_warps} "
-                    f"{self.decode or 'default'}")
+            return (f"gemv BM{self.block_m} BN{self.block_n} BK{self.block_k} w{self.num_warps}"
+                    f"{' pairs' if self.k_pairs else ''} {self.decode or 'default'}")
         if self.strategy in ("wgmma", "pingpong"):
             return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k}"
                     f"{' tail' if self.split_tail else ''}{f' skew{self.split_skew}' if self.split_skew else ''}"
@@ -193,6 +196,11 @@ def tail_split(tiles: int, k_tiles: int, num_sms: int) -> int:
 # is slower than the tensor cores except at 4096x4096).
 GEMV_MAX_M = 1
 GEMV = Config("gemv", block_m=1, block_n=4, block_k=512, num_warps=4, num_stages=1)
+# Two K tiles in flight per thread (k_pairs) where the grid has fewer than this many
+# programs per SM, so that register-bound occupancy does not hide the latency anyway.
+# Round 21 on the H200, M = 1, two A/B rounds (bench/notes_marlin.md): 7.75 programs per
+# SM (N = 4096) 4-10% faster with pairs; 15.5 (N = 8192) 5-6% and 27 (N = 14336) 1-2% slower.
+GEMV_PAIRS_BELOW = 12
 
 # 256 < M <= 512 with a small weight (N*K <= SMALL_WEIGHT): dequantize + cuBLAS (round 14,
 # 4096x4096, M=512: 42.8 us against 48.9 for the fused kernel; at M=256 the fused kernel
@@ -277,7 +285,10 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if cfg.strategy == "dequant":
         return cfg
     if cfg.strategy == "gemv":
-        return replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(tile_k, cfg.block_k), split_k=1)
+        cfg = replace(cfg, block_m=gemv_block_m(m), block_k=fit_block_k(tile_k, cfg.block_k), split_k=1)
+        if "k_pairs" not in dict(overrides):
+            cfg = replace(cfg, k_pairs=-(-n // cfg.block_n) < GEMV_PAIRS_BELOW * num_sms)
+        return cfg
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
         cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles))

@@ -235,9 +235,10 @@ def default_decode(device: torch.device, interpret: bool, cfg: configs.Config, a
     return DECODE_CVT
 
 
-# Config fields that only the Gluon kernels read, and the strategies that read them: a
-# config setting one for another strategy is refused rather than silently ignored.
-_GLUON_MODES = {"split_tail": ("wgmma", "pingpong"), "split_skew": ("wgmma", "pingpong"), "persistent": ("pingpong",)}
+# Config fields that only some strategies read, and those strategies: a config setting
+# one for another strategy is refused rather than silently ignored.
+_MODES = {"split_tail": ("wgmma", "pingpong"), "split_skew": ("wgmma", "pingpong"), "persistent": ("pingpong",),
+          "k_pairs": ("gemv",)}
 
 
 def run_gemm(
@@ -269,7 +270,7 @@ def run_gemm(
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
         cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
-    for mode, strategies in _GLUON_MODES.items():
+    for mode, strategies in _MODES.items():
         if getattr(cfg, mode) and cfg.strategy not in strategies:
             names = " and ".join(f"'{s}'" for s in strategies)
             kind = "strategies" if len(strategies) > 1 else "strategy"
@@ -326,7 +327,8 @@ def _gemv(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
         kern.mx_w8a16_gemv[(triton_cdiv(n, cfg.block_n),)](
             xs, q, d, rs, bias_arg, ys, xs.shape[0], n, k, xs.stride(0), ys.stride(0), q.stride(0), d.stride(0),
             HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=bm, BLOCK_N=cfg.block_n,
-            BLOCK_K=cfg.block_k, DECODE=dec, num_warps=cfg.num_warps, num_stages=cfg.num_stages,
+            BLOCK_K=cfg.block_k, DECODE=dec, PAIRS=cfg.k_pairs, num_warps=cfg.num_warps,
+            num_stages=cfg.num_stages,
         )
     return y
 

@@ -146,6 +146,7 @@ GEMV_AND_CHUNKED = [
     Config("gemv", block_m=1, block_n=16, block_k=1024, num_warps=8),
     Config("gemv", block_m=4, block_n=8, block_k=2048, num_warps=8),
     Config("gemv", block_m=2, block_n=32, block_k=512, num_warps=8),
+    Config("gemv", block_m=4, block_n=4, block_k=512, num_warps=4, k_pairs=True),
     Config("dequant", chunk_mb=8),
     Config("dequant", chunk_mb=8, overlap=True),
     Config("dequant", chunk_mb=0.5, overlap=True),  # many chunks, both buffers reused often
@@ -173,7 +174,8 @@ def test_gemv_and_chunked_dequant(cfg, decode, act, out):
     assert err <= kernel.tolerance(kernel.config), err
 
 
-@pytest.mark.parametrize("cfg", [GEMV_AND_CHUNKED[i] for i in (0, 3, 4, 5)], ids=lambda c: c.describe().replace(" ", "_"))
+@pytest.mark.parametrize("cfg", [GEMV_AND_CHUNKED[i] for i in (0, 3, 4, 5, 6)],
+                         ids=lambda c: c.describe().replace(" ", "_"))
 def test_gemv_and_chunked_under_graph_capture(cfg):
     layer, kernel, w32 = gpu_layer(8192, 4096, torch.bfloat16, True)
     m = 1 if cfg.strategy == "gemv" else 700

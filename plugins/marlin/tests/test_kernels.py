@@ -90,6 +90,8 @@ CONFIGS = [
     Config("dequant", chunk_mb=32 * 640 / 2**20, overlap=True),  # side stream on a GPU
     Config("gemv", block_m=4, block_n=16, block_k=64, num_warps=4),  # 10 launches of <= 4 rows
     Config("gemv", block_m=2, block_n=32, block_k=128, num_warps=4),  # K=320: block_k fitted to 64
+    Config("gemv", block_m=4, block_n=16, block_k=64, num_warps=4, k_pairs=True),  # 5 K tiles: 2 pairs, 1 alone
+    Config("gemv", block_m=1, block_n=16, block_k=32, num_warps=4, k_pairs=True),  # 10 K tiles: 5 pairs
 ]
 
 
@@ -225,6 +227,10 @@ def test_choose_gemv_only_when_enabled_and_the_grid_fills_the_gpu(monkeypatch):
         for m, bm in ((1, 1), (2, 2), (3, 4), (4, 4)):
             cfg = configs.choose(m, 132 * bn, 4096, 132, tile_k=512)
             assert cfg.strategy == "gemv" and cfg.block_m == bm and 4096 % cfg.block_k == 0
+        # Two K tiles in flight per thread only where the grid leaves room for few programs per SM.
+        assert configs.choose(1, 4096, 4096, 132, tile_k=512).k_pairs
+        assert not configs.choose(1, 8192, 8192, 132, tile_k=512).k_pairs
+        assert not configs.choose(1, 4096, 4096, 132, (("k_pairs", False),), tile_k=512).k_pairs
         assert configs.choose(5, 132 * bn, 4096, 132, tile_k=512).strategy == "fused"
         assert configs.choose(1, 64 * bn, 4096, 132, tile_k=512).strategy == "fused"  # too few programs
         assert configs.choose(1, 132 * bn, 4096, 132, (("strategy", "fused"),), tile_k=512).strategy == "fused"
@@ -378,6 +384,9 @@ def test_persistent_is_refused_where_it_would_be_ignored():
     for strategy in ("fused", "gemv", "dequant"):
         with pytest.raises(ValueError, match="split_skew is a mode of the 'wgmma' and 'pingpong' strategies"):
             run_gemm(x, *args, config=Config(strategy, split_k=2, split_skew=4))
+    for strategy in ("fused", "dequant", "wgmma", "pingpong"):
+        with pytest.raises(ValueError, match="k_pairs is a mode of the 'gemv' strategy"):
+            run_gemm(x, *args, config=Config(strategy, k_pairs=True))
     assert "persistent" in Config("pingpong", persistent=True).describe()
 
 
