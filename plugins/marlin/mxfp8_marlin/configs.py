@@ -12,8 +12,9 @@ Regimes:
   two reusable buffers, cuBLAS writing each chunk's output columns in place), whichever
   measured faster on the H100 (bench/notes_marlin.md).
 
-The table was tuned on an H100 (sm_90); other GPUs get the same shapes, which are
-sensible for any SM80+ part. ``choose`` is cached per shape bucket.
+The table was tuned on an H100 (sm_90; ``GEMV_PAIRS_BELOW`` on an H200); other GPUs get
+the same shapes, which are sensible for any SM80+ part. ``choose`` is cached per shape
+bucket.
 """
 
 from __future__ import annotations
