@@ -79,6 +79,8 @@ def in_graph_us(fn, reps: int, flush: torch.Tensor, calls: int) -> float:
     where the graph's launch is shared by every kernel in it): graphs of ``calls`` x
     [flush, fn] and of ``calls`` flushes, replayed in turn ``reps`` times; the difference
     of their median times over ``calls``. It still counts one kernel boundary per call."""
+    if calls < 1:
+        raise ValueError(f"in_graph_us: calls must be at least 1 (got {calls})")
     fn()
     torch.cuda.synchronize()
     both, flushes = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()

@@ -199,8 +199,9 @@ GEMV_MAX_M = 1
 GEMV = Config("gemv", block_m=1, block_n=4, block_k=512, num_warps=4, num_stages=1)
 # Two K tiles in flight per thread (k_pairs) where the grid has fewer than this many
 # programs per SM, so that register-bound occupancy does not hide the latency anyway.
-# Round 21 on the H200, M = 1, two A/B rounds (bench/notes_marlin.md): 7.75 programs per
-# SM (N = 4096) 4-10% faster with pairs; 15.5 (N = 8192) 5-6% and 27 (N = 14336) 1-2% slower.
+# Round 21 on the H200, M = 1, two A/B rounds, alone and in a graph (bench/notes_marlin.md):
+# 7.75 programs per SM (N = 4096) 3-11% faster with pairs; 15.5 (N = 8192) 4-8% and
+# 27 (N = 14336) 0-4% slower.
 GEMV_PAIRS_BELOW = 12
 
 # 256 < M <= 512 with a small weight (N*K <= SMALL_WEIGHT): dequantize + cuBLAS (round 14,
