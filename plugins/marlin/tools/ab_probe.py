@@ -38,8 +38,25 @@ def parse_set(spec: str) -> dict:
         name, _, value = item.partition("=")
         if name not in names:
             raise SystemExit(f"--set: {name!r} is not a Config field ({', '.join(sorted(names))})")
-        out[name] = ast.literal_eval(value)
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"--set: {name}={value!r} is not a Python literal (e.g. split_skew=0, "
+                             f"decode='cvt')") from None
     return out
+
+
+def parse_cases(spec: str) -> list[tuple[int, int, int]]:
+    """``NxK:M,...`` -> ``[(N, K, M), ...]``."""
+    cases = []
+    for case in spec.split(","):
+        try:
+            nk, m = case.split(":")
+            n, k = nk.split("x")
+            cases.append((int(n), int(k), int(m)))
+        except ValueError:
+            raise SystemExit(f"--cases: {case!r} is not NxK:M (e.g. 14336x4096:1024)") from None
+    return cases
 
 
 def main() -> int:
@@ -50,14 +67,15 @@ def main() -> int:
     ap.add_argument("--out", default="ab_probe.json")
     args = ap.parse_args()
     change = parse_set(args.set)
+    cases = parse_cases(args.cases)
+    if args.rounds < 1:
+        raise SystemExit(f"--rounds must be at least 1 (got {args.rounds})")
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; B = A with {change}", flush=True)
     rows = []
-    for case in args.cases.split(","):
-        nk, m = case.split(":")
-        n, k, m = *(int(v) for v in nk.split("x")), int(m)
+    for n, k, m in cases:
         w = torch.randn(n, k, device="cuda") * 0.02
         p, w32 = case_weights(w)
         packed = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
