@@ -385,7 +385,9 @@ def mx_w8a16_wgmma_ws(
 ):
     """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
     by TMA; ``CONSUMERS`` (1 or 2) warpgroups, each with its own 64 weight rows of the
-    ``64 * CONSUMERS``-row tile, decode and multiply, each waiting for its own wgmma. Two
+    ``64 * CONSUMERS``-row tile, decode and multiply, each waiting for its own wgmma (one
+    consumer compiles with the hazard of the module docstring, so the host launches two:
+    round 23). Two
     consumers take turns issuing their wgmmas (``turns``), so one decodes while the
     other's wgmma runs: the overlap that a wgmma left in flight was meant to give, without
     leaving one in flight (see the module docstring). The loader refills a stage once

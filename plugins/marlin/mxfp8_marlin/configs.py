@@ -191,6 +191,22 @@ def tail_split(tiles: int, k_tiles: int, num_sms: int) -> int:
     return split
 
 
+# With the 256-row activation tile, a last partial block of 128 rows that holds at most
+# PINGPONG_PAD_MAX_ROWS rows of x (its TMA box mostly out of bounds) makes the
+# warp-specialized kernel 20-45% slower (round 23: 14336x4096 at M = 300 133 us, with x
+# padded 93 us; M = 160 60 -> 50 us). There the launch copies x into zero rows up to whole
+# tiles (0: never). Fuller blocks cost nothing, so the copy would only add to them
+# (4-9 us at M = 200 and 1000).
+PINGPONG_PAD_MAX_ROWS = 64
+
+
+def padded_rows(m: int, cfg: Config) -> int:
+    """The rows ``x`` is zero-padded to before a launch of ``cfg`` (``m``: none)."""
+    if cfg.strategy != "pingpong" or cfg.block_m != 256 or not 0 < m % 128 <= PINGPONG_PAD_MAX_ROWS:
+        return m
+    return -(-m // cfg.block_m) * cfg.block_m
+
+
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
 # rows a program over one 512-wide column block of the packed weight (round 5; at M=2 it

@@ -367,11 +367,14 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         raise ValueError(f"marlin: the '{cfg.strategy}' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
                          f"{GLUON_TRITON}x (got {x.device}); use the 'fused' strategy")
     if cfg.strategy == "pingpong":
-        # The tiles validated on the H100 (round 17a): 128 or 256 activation rows, one or two consumers.
-        if cfg.num_warps != 4 or cfg.block_n not in (64, 128) or cfg.block_m not in (128, 256):
+        # The tiles validated on the H100 (round 17a): 128 or 256 activation rows, two consumers.
+        # One consumer (block_n=64) compiles with round 16's hazard, a decode into the A-operand
+        # registers of the wgmma in flight (tools/sass_check.py), and gave wrong bf16 outputs
+        # with a bias and split K (round 23).
+        if cfg.num_warps != 4 or cfg.block_n != 128 or cfg.block_m not in (128, 256):
             raise ValueError(f"marlin: the 'pingpong' kernel takes num_warps=4 (a consumer warpgroup), "
-                             f"block_n 64 or 128 (one or two consumers) and block_m 128 or 256 "
-                             f"(got {cfg.describe()})")
+                             f"block_n=128 (two consumers; one consumer's machine code is unsafe) and "
+                             f"block_m 128 or 256 (got {cfg.describe()})")
     elif cfg.num_warps != 4 or cfg.block_m > 64 or cfg.num_stages != 4:
         # The shapes benchmarked and validated for the table (round 16; the validation
         # sweep, tools/gluon_validate.py, also passed 128/256-row tiles, two warpgroups and
@@ -389,6 +392,9 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
 
     m, k = x.shape
     n = rs.shape[0]
+    if (rows := configs.padded_rows(m, cfg)) > m:
+        # The kernel still gets M = m: the zero rows only feed output rows it does not store.
+        x = F.pad(x, (0, 0, 0, rows - m))
     if x.stride(1) != 1 or x.stride(0) != k or x.data_ptr() % 16:
         x = x.clone(memory_format=torch.contiguous_format)
     # Split K so that no split is empty: every program has at least one K tile.

@@ -310,6 +310,28 @@ def test_pingpong_persistent(cfg, split, tail, sms, act, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("pad_max", [configs.PINGPONG_PAD_MAX_ROWS, 0])
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+def test_pingpong_padded_activations(act, pad_max, monkeypatch):
+    """Activation rows on both sides of the padding rule (``configs.padded_rows``: x copied
+    into zero rows up to whole 256-row tiles), with it and without: every output written,
+    right and repeatable, split in K or not."""
+    from dataclasses import replace
+
+    monkeypatch.setattr(configs, "PINGPONG_PAD_MAX_ROWS", pad_max)
+    layer, kernel, w32 = gpu_layer(4993, 512, act, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
+    for split in (1, 2):
+        for m in (129, 192, 193, 300, 448):
+            x = torch.randn(m, 512, device="cuda").to(act)
+            check_every_output(x, args, w32, kernel, replace(configs.PINGPONG_256, split_k=split))
+    # A strided input: the padded copy is contiguous whatever the input's layout.
+    x = torch.randn(512, 300, device="cuda").to(act).t()
+    check_every_output(x, args, w32, kernel, configs.PINGPONG_256)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("k", [320, 4096])

@@ -353,6 +353,17 @@ def test_tail_split(tiles, k_tiles, split):
     assert configs.whole_tiles(tiles, 132) == tiles // 132 * 132
 
 
+@pytest.mark.parametrize("m,rows", [
+    (160, 256), (300, 512), (1, 256), (129, 256), (192, 256),  # the last 128-row block holds 1-64 rows of x
+    (193, 193), (200, 200), (1000, 1000), (255, 255),  # 65-127 rows: fuller blocks are not copied
+    (256, 256), (384, 384), (640, 640),  # whole blocks of 128 rows
+])
+def test_padded_rows_pads_a_mostly_empty_last_block_of_the_256_row_tile(m, rows):
+    assert configs.padded_rows(m, configs.PINGPONG_256) == rows
+    assert configs.padded_rows(m, configs.PINGPONG_128) == m  # the 128-row tile measured no such cost
+    assert configs.padded_rows(m, Config("fused", block_m=256)) == m
+
+
 def test_split_tail_is_refused_where_it_would_be_ignored():
     layer, _, _ = processed(40, 96, torch.bfloat16)
     x = x_for((3, 96), torch.bfloat16)
@@ -405,7 +416,8 @@ def test_wgmma_kernel_refuses_configs_that_failed_validation():
     for cfg in (Config("pingpong", block_m=256, block_n=256, block_k=64, num_warps=4),
                 Config("pingpong", block_m=32, block_n=128, block_k=64, num_warps=4),
                 Config("pingpong", block_m=64, block_n=128, block_k=64, num_warps=4),
-                Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=8)):
+                Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=8),
+                Config("pingpong", block_m=256, block_n=64, block_k=64, num_warps=4)):  # one consumer (round 23)
         with pytest.raises(ValueError, match="'pingpong' kernel takes num_warps=4"):
             run_gemm(x, p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"], None, torch.bfloat16,
                      config=cfg)
