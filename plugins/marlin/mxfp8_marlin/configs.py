@@ -193,16 +193,20 @@ def tail_split(tiles: int, k_tiles: int, num_sms: int) -> int:
 
 # With the 256-row activation tile, a last partial block of 128 rows that holds at most
 # PINGPONG_PAD_MAX_ROWS rows of x (its TMA box mostly out of bounds) makes the
-# warp-specialized kernel 20-45% slower (round 23: 14336x4096 at M = 300 133 us, with x
-# padded 93 us; M = 160 60 -> 50 us). There the launch copies x into zero rows up to whole
-# tiles (0: never). Fuller blocks cost nothing, so the copy would only add to them
-# (4-9 us at M = 200 and 1000).
+# warp-specialized kernel 10-45% slower where that tile is one of at most two (round 23:
+# 14336x4096 at M = 300 133 us, with x padded 93 us; M = 140 66 -> 49 us). There the launch
+# copies x into zero rows up to whole tiles (PINGPONG_PAD_MAX_ROWS = 0: never). Fuller
+# blocks cost nothing, so the copy would only add to them (4-9 us at M = 200 and 1000); so
+# it does from M = 512 on, where the partial tile is a smaller share (M = 560 -4% to +4%,
+# M = 800 to 2100 +5% to +17%).
 PINGPONG_PAD_MAX_ROWS = 64
+PINGPONG_PAD_BELOW = 512
 
 
 def padded_rows(m: int, cfg: Config) -> int:
     """The rows ``x`` is zero-padded to before a launch of ``cfg`` (``m``: none)."""
-    if cfg.strategy != "pingpong" or cfg.block_m != 256 or not 0 < m % 128 <= PINGPONG_PAD_MAX_ROWS:
+    if (cfg.strategy != "pingpong" or cfg.block_m != 256 or m >= PINGPONG_PAD_BELOW
+            or not 0 < m % 128 <= PINGPONG_PAD_MAX_ROWS):
         return m
     return -(-m // cfg.block_m) * cfg.block_m
 

@@ -354,9 +354,10 @@ def test_tail_split(tiles, k_tiles, split):
 
 
 @pytest.mark.parametrize("m,rows", [
-    (160, 256), (300, 512), (1, 256), (129, 256), (192, 256),  # the last 128-row block holds 1-64 rows of x
-    (193, 193), (200, 200), (1000, 1000), (255, 255),  # 65-127 rows: fuller blocks are not copied
+    (160, 256), (300, 512), (1, 256), (129, 256), (192, 256), (448, 512),  # the last 128-row block: 1-64 rows
+    (193, 193), (200, 200), (255, 255), (1000, 1000),  # 65-127 rows: fuller blocks are not copied
     (256, 256), (384, 384), (640, 640),  # whole blocks of 128 rows
+    (560, 560), (1060, 1060), (2100, 2100),  # past two tiles the copy costs more than it saves
 ])
 def test_padded_rows_pads_a_mostly_empty_last_block_of_the_256_row_tile(m, rows):
     assert configs.padded_rows(m, configs.PINGPONG_256) == rows
