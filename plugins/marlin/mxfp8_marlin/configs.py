@@ -211,6 +211,27 @@ def padded_rows(m: int, cfg: Config) -> int:
     return -(-m // cfg.block_m) * cfg.block_m
 
 
+# M = 256 a + r with 1 <= r <= ROW_SPLIT_MAX_REST and the 256-row tile: the last r rows
+# cost a whole extra row of tiles (M = 300: two for 300 rows). Up to ROW_SPLIT_MAX_TILES
+# tiles of 256 rows, run_gemm runs the first 256 a rows with the 256-row tile and the last r
+# in a launch chosen for r rows (one more pass over the weights) instead. Round 23 (11
+# points, M = 300-2100 on the four benchmark shapes): 14336x4096 M = 300 92.3 -> 79.3 us,
+# M = 560 131 -> 120, M = 2100 343 -> 334; 4096x14336 M = 1060 205 -> 183; 4096x4096
+# M = 1060 80 -> 66; the other points within 0.6 us. Not measured past 8 tiles.
+ROW_SPLIT_MAX_TILES = 8
+ROW_SPLIT_MAX_REST = 64
+
+
+def row_split(m: int, cfg: Config) -> int:
+    """The rows of x that the table's ``cfg`` for ``m`` rows should run, the rest going to
+    a launch of their own (``m``: all)."""
+    head = m // 256 * 256
+    if (cfg.strategy != "pingpong" or cfg.block_m != 256 or not 1 <= head // 256 <= ROW_SPLIT_MAX_TILES
+            or not 0 < m - head <= ROW_SPLIT_MAX_REST):
+        return m
+    return head
+
+
 # M <= GEMV_MAX_M: the CUDA-core kernel, if its grid (one program per BLOCK_N rows) has
 # at least 3/4 of a program per SM; else the M <= 16 bucket's tensor-core kernel. Four
 # rows a program over one 512-wide column block of the packed weight (round 5; at M=2 it

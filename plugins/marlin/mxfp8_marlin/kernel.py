@@ -280,6 +280,14 @@ def run_gemm(
         cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))  # a K tile within one column block
         if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows
             raise ValueError(f"marlin: block_n={cfg.block_n} must divide the padded row count {q.shape[1]}")
+    if config is None and (head := configs.row_split(m, cfg)) < m:
+        # The last rows through a launch chosen for them (configs.row_split).
+        head_cfg = configs.choose(head, n, k, num_sms(device), tile_k=tk, wgmma=wgmma)
+        if head_cfg.strategy == "pingpong":
+            y = torch.empty((m, n), dtype=out_dtype, device=device)
+            _wgmma(kern, x[:head], q, d, rs, bias, out_dtype, head_cfg, out=y[:head])
+            y[head:] = run_gemm(x[head:], q, d, rs, bias, out_dtype, decode=decode)
+            return y
     decode = decode or cfg.decode
     dec = default_decode(device, kern.INTERPRET, cfg, x.dtype) if decode is None else DECODES[decode]
     if kern.INTERPRET:
@@ -360,9 +368,10 @@ def wgmma_ready(device: torch.device, interpret: bool) -> bool:
     return _GLUON_RELEASE_OK
 
 
-def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
+def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
     """The Gluon kernel for sm_90 (``_gluon.py``): activations by TMA, so ``x`` must be
-    contiguous with a 16-byte aligned start (copied when it is not)."""
+    contiguous with a 16-byte aligned start (copied when it is not). ``out``: an
+    ``[M, N]`` view with unit column stride to write into (else a new tensor)."""
     if not wgmma_ready(x.device, kern.INTERPRET):
         raise ValueError(f"marlin: the '{cfg.strategy}' strategy needs an sm_90 GPU (Hopper) and compiled Triton "
                          f"{GLUON_TRITON}x (got {x.device}); use the 'fused' strategy")
@@ -381,10 +390,10 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         # three stages, but their speed with the final pipeline was not measured).
         raise ValueError(f"marlin: the 'wgmma' kernel is validated for num_warps=4, block_m <= 64 and "
                          f"num_stages=4 only (got {cfg.describe()})")
-    return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg)
+    return _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out)
 
 
-def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
+def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
     """``_wgmma`` without the shape check (tools/gluon_validate.py tests the others).
     ``cfg.strategy == "pingpong"``: the warp-specialized kernel, one consumer warpgroup per
     64 rows of ``cfg.block_n``."""
@@ -410,7 +419,7 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg):
         raise ValueError(f"marlin: the persistent 'pingpong' kernel needs every split's K tile count "
                          f"(K = {k}: {k_tiles} tiles of {cfg.block_k}, split {cfg.split_k}, skew {skew}) to be "
                          f"a multiple of num_stages and even (configs.persistent_fits); got {cfg.describe()}")
-    y = torch.empty((m, n), dtype=out_dtype, device=x.device)
+    y = torch.empty((m, n), dtype=out_dtype, device=x.device) if out is None else out
     tiles = configs.output_tiles(m, n, cfg)
     # split_tail: the tiles of the last, partial wave are split (the others run whole).
     full = configs.whole_tiles(tiles, num_sms(x.device)) if cfg.split_tail and split > 1 else 0

@@ -332,6 +332,35 @@ def test_pingpong_padded_activations(act, pad_max, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+def test_row_split_writes_both_launches_outputs(act, monkeypatch):
+    """run_gemm's own choice at M just past whole 256-row tiles (``configs.row_split``: the
+    last rows in a launch of their own, into the same output): every output written, right
+    and repeatable; with the row split off, the same values within the bound."""
+    monkeypatch.setattr(kernel_module, "num_sms", lambda device: 16)  # the 256-row tile, unsplit
+    layer, kernel, w32 = gpu_layer(4993, 4096, act, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
+    tol = kernel.tolerance(kernel.config)
+    for m in (257, 300, 560):
+        cfg = configs.choose(m, 4993, 4096, 16, tile_k=layer.marlin_weight.shape[2], wgmma=True)
+        assert configs.row_split(m, cfg) < m, (m, cfg.describe())  # the path under test
+        x = torch.randn(m, 4096, device="cuda").to(act)
+        ref = x.float() @ w32.T + layer.bias.float()
+        junk = torch.full((m, 4993), float("nan"), dtype=act, device="cuda")
+        del junk  # run_gemm's output reuses this block
+        y = run_gemm(x, *args)
+        assert not torch.isnan(y).any(), m
+        assert float((y.float() - ref).norm() / ref.norm()) <= tol, m
+        assert torch.equal(y, run_gemm(x, *args)), "must be deterministic"
+        default = configs.ROW_SPLIT_MAX_TILES
+        monkeypatch.setattr(configs, "ROW_SPLIT_MAX_TILES", 0)
+        whole = run_gemm(x, *args)  # one launch, the rows past 256 a in a tile of their own
+        monkeypatch.setattr(configs, "ROW_SPLIT_MAX_TILES", default)
+        assert float((whole.float() - ref).norm() / ref.norm()) <= tol, m
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("k", [320, 4096])

@@ -365,6 +365,19 @@ def test_padded_rows_pads_a_mostly_empty_last_block_of_the_256_row_tile(m, rows)
     assert configs.padded_rows(m, Config("fused", block_m=256)) == m
 
 
+@pytest.mark.parametrize("m,head", [
+    (257, 256), (300, 256), (320, 256), (560, 512), (1060, 1024), (2100, 2048), (2112, 2048),  # 1-64 rows past
+    (321, 321), (400, 400),  # more than 64 rows past 256 a: not split
+    (256, 256), (1024, 1024),  # whole tiles
+    (160, 160),  # under one tile: padded instead (configs.padded_rows)
+    (2320, 2320),  # past eight tiles: not measured, not split
+])
+def test_row_split_sends_a_few_rows_past_whole_256_row_tiles_to_a_launch_of_their_own(m, head):
+    assert configs.row_split(m, configs.PINGPONG_256) == head
+    assert configs.row_split(m, configs.PINGPONG_128) == m
+    assert configs.row_split(m, Config("fused", block_m=256)) == m
+
+
 def test_split_tail_is_refused_where_it_would_be_ignored():
     layer, _, _ = processed(40, 96, torch.bfloat16)
     x = x_for((3, 96), torch.bfloat16)

@@ -2,7 +2,9 @@
 tile does not divide. For each case: the table's config (``configs.choose``) with each
 ``--pads`` value of ``configs.PINGPONG_PAD_MAX_ROWS`` (x copied into zero rows up to whole
 tiles where ``configs.padded_rows`` says, the copy timed with the call; 0: never); each
-``--alt`` (``choose`` with those overrides, so the split is fitted to that tile); cuBLAS bf16. Every output is checked against the float32 reference. Timing as in
+``--alt`` (``choose`` with those overrides, so the split is fitted to that tile); ``run_gemm``'s
+own choice with each ``--row-splits`` value of ``configs.ROW_SPLIT_MAX_TILES`` (0: never);
+cuBLAS bf16. Every output is checked against the float32 reference. Timing as in
 ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
 
     python plugins/marlin/tools/odd_m_probe.py --cases 14336x4096:300 [--pads 0,64] \\
@@ -29,20 +31,26 @@ from bench_gemm import graph_time_us  # noqa: E402
 from gluon_validate import bound, case_weights  # noqa: E402
 
 
+def int_list(flag: str, spec: str) -> list[int]:
+    try:
+        return [int(v) for v in spec.split(",") if v]
+    except ValueError:
+        raise SystemExit(f"{flag}: {spec!r} is not a comma-separated list of integers (e.g. 0,64)") from None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="14336x4096:300")
     ap.add_argument("--alt", action="append", default=[], help="overrides for choose(), e.g. block_m=128")
     ap.add_argument("--pads", default="0,64", help="configs.PINGPONG_PAD_MAX_ROWS values for the table's config")
+    ap.add_argument("--row-splits", default="", help="configs.ROW_SPLIT_MAX_TILES values: run_gemm's own "
+                    "choice (no config given) with each")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default="odd_m_probe.json")
     args = ap.parse_args()
     cases, alts = parse_cases(args.cases), [parse_set(a) for a in args.alt]
     default_pad = configs.PINGPONG_PAD_MAX_ROWS  # the alternatives run with the default
-    try:
-        args.pads = [int(v) for v in args.pads.split(",")]
-    except ValueError:
-        raise SystemExit(f"--pads: {args.pads!r} is not a comma-separated list of row counts (e.g. 0,64)") from None
+    args.pads, args.row_splits = int_list("--pads", args.pads), int_list("--row-splits", args.row_splits)
     if args.rounds < 1:
         raise SystemExit(f"--rounds must be at least 1 (got {args.rounds})")
     torch.manual_seed(0)
@@ -64,6 +72,12 @@ def main() -> int:
             return run_gemm(x, *packed, None, x.dtype, config=cfg)
 
         variants = {f"table, pad max {pad} {table.describe()}": functools.partial(padded, pad) for pad in args.pads}
+        def default(tiles):
+            configs.ROW_SPLIT_MAX_TILES = tiles  # read when the call is captured
+            return run_gemm(x, *packed, None, x.dtype)
+
+        for tiles in args.row_splits:
+            variants[f"default, row split up to {tiles} tiles"] = functools.partial(default, tiles)
         for alt in alts:
             cfg = configs.choose(m, n, k, sms, tuple(alt.items()), tile_k=tk, wgmma=True)
             variants[f"alt {cfg.describe()}"] = functools.partial(padded, default_pad, cfg)
