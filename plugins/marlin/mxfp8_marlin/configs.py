@@ -196,9 +196,9 @@ def tail_split(tiles: int, k_tiles: int, num_sms: int) -> int:
 # warp-specialized kernel 10-45% slower where that tile is one of at most two (round 23:
 # 14336x4096 at M = 300 133 us, with x padded 93 us; M = 140 66 -> 49 us). There the launch
 # copies x into zero rows up to whole tiles (PINGPONG_PAD_MAX_ROWS = 0: never). Fuller
-# blocks cost nothing, so the copy would only add to them (4-9 us at M = 200 and 1000); so
-# it does from M = 512 on, where the partial tile is a smaller share (M = 560 -4% to +4%,
-# M = 800 to 2100 +5% to +17%).
+# blocks cost nothing, so the copy would only add to them (4-9 us at M = 200 and 1000); and
+# from M = 512 on, where the partial tile is a smaller share, the copy costs about what it
+# saves or more (M = 560 -4% to +4%, M = 800 to 2100 +5% to +17%), so x is not padded there.
 PINGPONG_PAD_MAX_ROWS = 64
 PINGPONG_PAD_BELOW = 512
 
@@ -217,7 +217,7 @@ def padded_rows(m: int, cfg: Config) -> int:
 # in a launch chosen for r rows (one more pass over the weights) instead. Round 23 (11
 # points, M = 300-2100 on the four benchmark shapes): 14336x4096 M = 300 92.3 -> 79.3 us,
 # M = 560 131 -> 120, M = 2100 343 -> 334; 4096x14336 M = 1060 205 -> 183; 4096x4096
-# M = 1060 80 -> 66; the other points within 0.6 us. Not measured past 8 tiles.
+# M = 1060 80 -> 66; the other points within 0.8 us. Not measured past 8 tiles.
 ROW_SPLIT_MAX_TILES = 8
 ROW_SPLIT_MAX_REST = 64
 
