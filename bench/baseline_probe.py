@@ -12,6 +12,7 @@ alternating rounds, and samples the SM clock and power while each runs.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gemm import flush_l2, graph_time_us  # noqa: E402
+from bench_gemm import check_rounds, flush_l2, parse_cases, timed_rounds  # noqa: E402
 
 
 def clocks_during(fn, seconds: float = 1.0) -> tuple[float, float]:
@@ -56,24 +57,21 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="baseline_probe.json")
     args = ap.parse_args()
+    cases = parse_cases(args.cases)
+    check_rounds(args.rounds)
     from mxfp8_core import dequantize_mxfp8, quantize_mxfp8
 
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
     rows = []
-    for case in args.cases.split(","):
-        nk, m = case.split(":")
-        n, k = (int(v) for v in nk.split("x"))
-        m = int(m)
+    for n, k, m in cases:
         w = torch.randn(n, k, device="cuda") * 0.02
         q, s = quantize_mxfp8(w)
         weights = {"dequantized": dequantize_mxfp8(q, s, torch.bfloat16), "original": w.to(torch.bfloat16)}
         x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
-        times = {tag: [] for tag in weights}
-        for _ in range(args.rounds):
-            for tag, wb in weights.items():
-                times[tag].append(graph_time_us(lambda wb=wb: F.linear(x, wb), 30, flush))
+        times = timed_rounds({tag: functools.partial(F.linear, x, wb) for tag, wb in weights.items()}, args.rounds,
+                             flush)
         sampled = {tag: clocks_during(lambda wb=wb: F.linear(x, wb)) for tag, wb in weights.items()}
         line = "  ".join(f"{tag} {' '.join(f'{t:7.1f}' for t in us)} us ({sampled[tag][0]:.0f} MHz, "
                          f"{sampled[tag][1]:.0f} W)" for tag, us in times.items())

@@ -80,6 +80,38 @@ def graph_time_us(fn, reps: int, flush: torch.Tensor) -> float:
     return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends)) * 1e3
 
 
+def timed_rounds(fns: dict, rounds: int, flush: torch.Tensor, check=None) -> dict[str, list[float]]:
+    """Each callable timed as ``graph_time_us`` does (30 replays), once a round, in turn, for
+    ``rounds`` rounds (``check(name, fn)`` first, each time, if given): name -> times (us).
+    Alternation shows a change's effect beside the run-to-run spread (the probes)."""
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            if check is not None:
+                check(name, fn)
+            times[name].append(graph_time_us(fn, 30, flush))
+    return times
+
+
+def parse_cases(spec: str) -> list[tuple[int, int, int]]:
+    """``NxK:M,...`` -> ``[(N, K, M), ...]``."""
+    cases = []
+    for case in spec.split(","):
+        try:
+            nk, m = case.split(":")
+            n, k = nk.split("x")
+            cases.append((int(n), int(k), int(m)))
+        except ValueError:
+            raise SystemExit(f"--cases: {case!r} is not NxK:M (e.g. 14336x4096:1024)") from None
+    return cases
+
+
+def check_rounds(rounds: int) -> int:
+    if rounds < 1:
+        raise SystemExit(f"--rounds must be at least 1 (got {rounds})")
+    return rounds
+
+
 def in_graph_us(fn, reps: int, flush: torch.Tensor, calls: int) -> float:
     """A call's cost inside a captured graph of many calls (as in an engine's decode step,
     where the graph's launch is shared by every kernel in it): graphs of ``calls`` x

@@ -225,9 +225,10 @@ ROW_SPLIT_MAX_REST = 64
 def row_split(m: int, cfg: Config) -> int:
     """The rows of x that the table's ``cfg`` for ``m`` rows should run, the rest going to
     a launch of their own (``m``: all)."""
-    head = m // 256 * 256
-    if (cfg.strategy != "pingpong" or cfg.block_m != 256 or not 1 <= head // 256 <= ROW_SPLIT_MAX_TILES
-            or not 0 < m - head <= ROW_SPLIT_MAX_REST):
+    if cfg.strategy != "pingpong" or cfg.block_m != 256:
+        return m
+    head = m // cfg.block_m * cfg.block_m
+    if not 1 <= head // cfg.block_m <= ROW_SPLIT_MAX_TILES or not 0 < m - head <= ROW_SPLIT_MAX_REST:
         return m
     return head
 

@@ -13,10 +13,9 @@ Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay,
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,39 +23,7 @@ import torch.nn.functional as F
 
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
-from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
-from gluon_validate import bound, case_weights  # noqa: E402  (tools/: this script's own directory)
-
-
-def parse_set(spec: str) -> dict:
-    """``field=value,...`` over ``configs.Config``'s fields (values as Python literals)."""
-    names = {f.name for f in fields(configs.Config)}
-    out = {}
-    for item in spec.split(","):
-        name, _, value = item.partition("=")
-        if name not in names:
-            raise SystemExit(f"--set: {name!r} is not a Config field ({', '.join(sorted(names))})")
-        try:
-            out[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            raise SystemExit(f"--set: {name}={value!r} is not a Python literal (e.g. split_skew=0, "
-                             f"decode='cvt')") from None
-    return out
-
-
-def parse_cases(spec: str) -> list[tuple[int, int, int]]:
-    """``NxK:M,...`` -> ``[(N, K, M), ...]``."""
-    cases = []
-    for case in spec.split(","):
-        try:
-            nk, m = case.split(":")
-            n, k = nk.split("x")
-            cases.append((int(n), int(k), int(m)))
-        except ValueError:
-            raise SystemExit(f"--cases: {case!r} is not NxK:M (e.g. 14336x4096:1024)") from None
-    return cases
+from probe_common import Case, check_rounds, parse_cases, parse_set, timed_rounds  # tools/: this script's directory
 
 
 def main() -> int:
@@ -68,30 +35,25 @@ def main() -> int:
     args = ap.parse_args()
     change = parse_set(args.set)
     cases = parse_cases(args.cases)
-    if args.rounds < 1:
-        raise SystemExit(f"--rounds must be at least 1 (got {args.rounds})")
+    check_rounds(args.rounds)
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; B = A with {change}", flush=True)
     rows = []
     for n, k, m in cases:
-        w = torch.randn(n, k, device="cuda") * 0.02
-        p, w32 = case_weights(w)
-        packed = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
-        x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
-        ref, wb, tol = x.float() @ w32.T, w.to(torch.bfloat16), bound(torch.bfloat16, n, k)
-        a = configs.choose(m, n, k, sms, tile_k=packed[0].shape[2], wgmma=True)
+        case = Case.make(n, k, m)
+        a = configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True)
         variants = {"A": a, "B": replace(a, **change)}
-        times = {"A": [], "B": [], "cuBLAS": []}
-        for _ in range(args.rounds):
-            for tag, cfg in variants.items():
-                fn = lambda cfg=cfg: run_gemm(x, *packed, None, x.dtype, config=cfg)  # noqa: E731
-                err = float((fn().float() - ref).norm() / ref.norm())
-                if err > tol:
-                    raise SystemExit(f"{n}x{k} M={m} {cfg.describe()}: error {err:.2e} over the bound {tol:.2e}")
-                times[tag].append(graph_time_us(fn, 30, flush))
-            times["cuBLAS"].append(graph_time_us(lambda: F.linear(x, wb), 30, flush))
+        fns = {tag: lambda cfg=cfg: run_gemm(case.x, *case.packed, None, case.x.dtype, config=cfg)
+               for tag, cfg in variants.items()}
+        fns["cuBLAS"] = lambda: F.linear(case.x, case.wb)
+
+        def check(tag, fn):  # every round, before the variant is timed
+            if tag in variants:
+                case.error(fn(), f"{n}x{k} M={m} {variants[tag].describe()}")
+
+        times = timed_rounds(fns, args.rounds, flush, check)
         for tag, us in times.items():
             name = variants[tag].describe() if tag in variants else "F.linear bf16"
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)

@@ -26,11 +26,7 @@ import triton.language as tl
 
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
-from ab_probe import parse_cases  # noqa: E402
-from bench_gemm import graph_time_us  # noqa: E402
-from gluon_validate import bound, case_weights  # noqa: E402
+from probe_common import Case, check_rounds, parse_cases, timed_rounds  # tools/: this script's directory
 
 
 @triton.jit
@@ -58,37 +54,28 @@ def main() -> int:
     ap.add_argument("--out", default="fp16_probe.json")
     args = ap.parse_args()
     cases = parse_cases(args.cases)
+    check_rounds(args.rounds)
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__} triton {triton.__version__}", flush=True)
     rows = []
     for n, k, m in cases:
-        w = torch.randn(n, k, device="cuda") * 0.02
-        p, w32 = case_weights(w)
-        packed = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
-        x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
+        case = Case.make(n, k, m)
+        x, packed = case.x, case.packed
         h = torch.empty(m, k, dtype=torch.float16, device="cuda")
         s = torch.empty(m, dtype=torch.float32, device="cuda")
         rows_to_fp16(x, h, s)
         # Exact but for fp16 subnormals: at most half their step, 2**-25 of the row's scale.
         assert bool(((h.float() * s[:, None] - x.float()).abs() <= s[:, None] * 2.0**-25).all()), "row scaling"
-        ref, wb, tol = x.float() @ w32.T, w.to(torch.bfloat16), bound(torch.bfloat16, n, k)
-        cfg = configs.choose(m, n, k, sms, tile_k=packed[0].shape[2], wgmma=True)
+        cfg = configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True)
         fns = {"A bf16": lambda: run_gemm(x, *packed, None, torch.bfloat16, config=cfg),
                "B fp16": lambda: run_gemm(h, *packed, None, torch.bfloat16, config=cfg),
                "P pass": lambda: rows_to_fp16(x, h, s),
-               "cuBLAS": lambda: F.linear(x, wb)}
-        for tag, scale in (("A bf16", None), ("B fp16", s)):
-            out = fns[tag]().float()
-            out = out if scale is None else out * scale[:, None]
-            err = float((out - ref).norm() / ref.norm())
-            if err > tol:
-                raise SystemExit(f"{n}x{k} M={m} {tag}: error {err:.2e} over the bound {tol:.2e}")
-        times = {tag: [] for tag in fns}
-        for _ in range(args.rounds):
-            for tag, fn in fns.items():
-                times[tag].append(graph_time_us(fn, 30, flush))
+               "cuBLAS": lambda: F.linear(x, case.wb)}
+        case.error(fns["A bf16"](), f"{n}x{k} M={m} A bf16")
+        case.error(fns["B fp16"]().float() * s[:, None], f"{n}x{k} M={m} B fp16")
+        times = timed_rounds(fns, args.rounds, flush)
         best = {tag: min(us) for tag, us in times.items()}
         cub = best["cuBLAS"]
         print(f"{n:>5}x{k:<5} M={m:<5} {cfg.describe()}", flush=True)

@@ -24,18 +24,7 @@ import torch.nn.functional as F
 
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
-from ab_probe import parse_cases, parse_set  # noqa: E402
-from bench_gemm import graph_time_us  # noqa: E402
-from gluon_validate import bound, case_weights  # noqa: E402
-
-
-def int_list(flag: str, spec: str) -> list[int]:
-    try:
-        return [int(v) for v in spec.split(",") if v]
-    except ValueError:
-        raise SystemExit(f"{flag}: {spec!r} is not a comma-separated list of integers (e.g. 0,64)") from None
+from probe_common import Case, check_rounds, int_list, parse_cases, parse_set, timed_rounds  # tools/
 
 
 def main() -> int:
@@ -48,23 +37,18 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default="odd_m_probe.json")
     args = ap.parse_args()
-    cases, alts = parse_cases(args.cases), [parse_set(a) for a in args.alt]
+    cases, alts = parse_cases(args.cases), [parse_set(a, "--alt") for a in args.alt]
     default_pad = configs.PINGPONG_PAD_MAX_ROWS  # the alternatives run with the default
     args.pads, args.row_splits = int_list("--pads", args.pads), int_list("--row-splits", args.row_splits)
-    if args.rounds < 1:
-        raise SystemExit(f"--rounds must be at least 1 (got {args.rounds})")
+    check_rounds(args.rounds)
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
     rows = []
     for n, k, m in cases:
-        w = torch.randn(n, k, device="cuda") * 0.02
-        p, w32 = case_weights(w)
-        packed = (p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"])
-        tk = packed[0].shape[2]
-        x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
-        ref, wb, tol = x.float() @ w32.T, w.to(torch.bfloat16), bound(torch.bfloat16, n, k)
+        case = Case.make(n, k, m)
+        x, packed, tk = case.x, case.packed, case.tile_k
         table = configs.choose(m, n, k, sms, tile_k=tk, wgmma=True)
 
         def padded(pad, cfg=table):
@@ -72,7 +56,9 @@ def main() -> int:
             return run_gemm(x, *packed, None, x.dtype, config=cfg)
 
         variants = {f"table, pad max {pad} {table.describe()}": functools.partial(padded, pad) for pad in args.pads}
+
         def default(tiles):
+            configs.PINGPONG_PAD_MAX_ROWS = default_pad  # whatever a padded variant set before
             configs.ROW_SPLIT_MAX_TILES = tiles  # read when the call is captured
             return run_gemm(x, *packed, None, x.dtype)
 
@@ -82,14 +68,9 @@ def main() -> int:
             cfg = configs.choose(m, n, k, sms, tuple(alt.items()), tile_k=tk, wgmma=True)
             variants[f"alt {cfg.describe()}"] = functools.partial(padded, default_pad, cfg)
         for name, fn in variants.items():
-            err = float((fn().float() - ref).norm() / ref.norm())
-            if err > tol:
-                raise SystemExit(f"{n}x{k} M={m} {name}: error {err:.2e} over the bound {tol:.2e}")
-        variants["cuBLAS F.linear bf16"] = lambda: F.linear(x, wb)
-        times = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, fn in variants.items():
-                times[name].append(graph_time_us(fn, 30, flush))
+            case.error(fn(), f"{n}x{k} M={m} {name}")
+        variants["cuBLAS F.linear bf16"] = lambda: F.linear(x, case.wb)
+        times = timed_rounds(variants, args.rounds, flush)
         for name, us in times.items():
             print(f"{n:>5}x{k:<5} M={m:<5} {name:72s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "us": times})

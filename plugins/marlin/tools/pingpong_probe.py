@@ -30,6 +30,7 @@ from mxfp8_marlin.kernel import num_sms, run_gemm
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from bench_gemm import graph_time_us  # noqa: E402  (the benchmark's timing, shared)
 from gluon_validate import bound, case_weights, check_case  # noqa: E402  (tools/: this script's own directory)
+from probe_common import int_list  # noqa: E402
 
 SHAPES = [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)]  # (N, K)
 # One consumer (BN 64) is left out: its machine code has round 16's hazard (round 23).
@@ -143,9 +144,10 @@ def main() -> int:
     ap.add_argument("--out", default="pingpong_probe.json")
     args = ap.parse_args()
     cfgs = [parse(c) for c in args.configs.split(";")]
+    splits = tuple(int_list("--splits", args.splits))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
     if not args.skip_validate:
-        validate(cfgs, args.repeats, tuple(int(v) for v in args.splits.split(",")), args.both_bias)
+        validate(cfgs, args.repeats, splits, args.both_bias)
     if not args.validate_only:
         speed(cfgs, args.out, tuple(int(v) for v in args.ms.split(",")), tuple(float(v) for v in args.waves.split(",")),
               [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")])

@@ -1,0 +1,78 @@
+"""What the timing probes share (``ab_probe.py``, ``fp16_probe.py``, ``odd_m_probe.py``): their
+command-line lists, one case's weights and activations with the float32 reference, and
+(from ``bench/bench_gemm.py``, which ``bench/baseline_probe.py`` shares too) the ``NxK:M``
+case list and the alternating rounds of timing."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+from mxfp8_marlin import configs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+from bench_gemm import check_rounds, parse_cases, timed_rounds  # noqa: E402  (shared with bench/)
+from gluon_validate import bound, case_weights  # noqa: E402  (tools/: this module's own directory)
+
+
+def parse_set(spec: str, flag: str = "--set") -> dict:
+    """``field=value,...`` over ``configs.Config``'s fields (values as Python literals)."""
+    names = {f.name for f in fields(configs.Config)}
+    out = {}
+    for item in spec.split(","):
+        name, _, value = item.partition("=")
+        if name not in names:
+            raise SystemExit(f"{flag}: {name!r} is not a Config field ({', '.join(sorted(names))})")
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"{flag}: {name}={value!r} is not a Python literal (e.g. split_skew=0, "
+                             f"decode='cvt')") from None
+    return out
+
+
+def int_list(flag: str, spec: str) -> list[int]:
+    """``a,b,...`` -> ``[a, b, ...]`` (empty for an empty string)."""
+    try:
+        return [int(v) for v in spec.split(",") if v]
+    except ValueError:
+        raise SystemExit(f"{flag}: {spec!r} is not a comma-separated list of integers (e.g. 0,64)") from None
+
+
+@dataclass
+class Case:
+    """An ``[n, k]`` MXFP8 weight (float ``randn * 0.02``), packed, and ``m`` bf16 activation
+    rows; ``ref`` the float32 dequantize-then-matmul result, ``wb`` the original weight in
+    bf16 (cuBLAS's operand), ``tol`` the plugin's error bound."""
+
+    packed: tuple
+    x: torch.Tensor
+    ref: torch.Tensor
+    wb: torch.Tensor
+    tol: float
+
+    @classmethod
+    def make(cls, n: int, k: int, m: int) -> "Case":
+        w = torch.randn(n, k, device="cuda") * 0.02
+        p, w32 = case_weights(w)
+        x = torch.randn(m, k, device="cuda").to(torch.bfloat16)
+        return cls((p["marlin_weight"], p["marlin_scale"], p["marlin_row_scale"]), x, x.float() @ w32.T,
+                   w.to(torch.bfloat16), bound(torch.bfloat16, n, k))
+
+    @property
+    def tile_k(self) -> int:
+        return self.packed[0].shape[2]
+
+    def error(self, y: torch.Tensor, what: str) -> float:
+        """``y``'s relative error against the reference; over the bound: exit, naming ``what``."""
+        err = float((y.float() - self.ref).norm() / self.ref.norm())
+        if err > self.tol:
+            raise SystemExit(f"{what}: error {err:.2e} over the bound {self.tol:.2e}")
+        return err
+
+
+__all__ = ["Case", "check_rounds", "int_list", "parse_cases", "parse_set", "timed_rounds"]
