@@ -278,6 +278,12 @@ def _gemv_row(acc, w, f, x_ptrs, offs_kk, m: tl.constexpr, M, stride_xm):
 
 
 @triton.jit
+def _gemv_load(q_ptrs, d_ptrs, kt, stride_qt, stride_d, TK: tl.constexpr, BLOCK_K: tl.constexpr):
+    """K tile ``kt``'s e4m3 bytes and scale bytes for ``mx_w8a16_gemv``."""
+    return tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK)), tl.load(d_ptrs + kt * (BLOCK_K // 32) * stride_d)
+
+
+@triton.jit
 def _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm, BLOCK_M: tl.constexpr,
                DECODE: tl.constexpr):
     """One K tile (e4m3 bytes ``q``, scale bytes ``d``) into the accumulators of the first
@@ -340,11 +346,9 @@ def mx_w8a16_gemv(
     # that hides its latency, so PAIRS loads two K tiles before using either.
     step: tl.constexpr = 2 if PAIRS else 1
     for kt in range(0, k_tiles - (step - 1), step):
-        q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
-        d = tl.load(d_ptrs + kt * G * stride_d)
+        q, d = _gemv_load(q_ptrs, d_ptrs, kt, stride_qt, stride_d, TK, BLOCK_K)
         if PAIRS:
-            q_next = tl.load(q_ptrs + _q_col((kt + 1) * BLOCK_K, stride_qt, TK))
-            d_next = tl.load(d_ptrs + (kt + 1) * G * stride_d)
+            q_next, d_next = _gemv_load(q_ptrs, d_ptrs, kt + 1, stride_qt, stride_d, TK, BLOCK_K)
         acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm,
                                             BLOCK_M, DECODE)
         if PAIRS:
@@ -352,9 +356,7 @@ def mx_w8a16_gemv(
                                                 M, stride_xm, BLOCK_M, DECODE)
         x_ptrs += step * BLOCK_K
     if PAIRS and k_tiles % 2:
-        kt = k_tiles - 1
-        q = tl.load(q_ptrs + _q_col(kt * BLOCK_K, stride_qt, TK))
-        d = tl.load(d_ptrs + kt * G * stride_d)
+        q, d = _gemv_load(q_ptrs, d_ptrs, k_tiles - 1, stride_qt, stride_d, TK, BLOCK_K)
         acc0, acc1, acc2, acc3 = _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm,
                                             BLOCK_M, DECODE)
 
