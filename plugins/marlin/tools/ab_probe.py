@@ -1,5 +1,7 @@
-"""A/B of one config change on an sm_90 GPU (round 22; a program, not a test): for each
-case, the table's config (``configs.choose``) against the same with ``--set`` applied, in
+"""A/B of one config change, or of two versions of the Gluon kernels, on an sm_90 GPU
+(round 22; a program, not a test): for each case, the table's config (``configs.choose``)
+against the same with ``--set`` applied and/or with ``_gluon.py`` taken from another file
+(``--b-gluon``, e.g. an earlier commit's: ``git show HEAD~1:plugins/marlin/mxfp8_marlin/_gluon.py``), in
 alternating rounds with cuBLAS bf16 timed in each, every output checked against the
 float32 reference. Alternation and repeats show a change's effect beside the run-to-run
 spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 us).
@@ -7,12 +9,14 @@ spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 
 Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
 
     python plugins/marlin/tools/ab_probe.py --cases 14336x4096:1024,8192x8192:4096 \\
-        --set split_skew=0 [--rounds 2] [--out ab.json] > ab.txt
+        --set split_skew=0 [--b-gluon old_gluon.py] [--rounds 2] [--out ab.json] > ab.txt
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import sys
 from dataclasses import replace
@@ -21,32 +25,70 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+import mxfp8_marlin
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
 from probe_common import Case, check_rounds, parse_cases, parse_set, timed_rounds  # tools/: this script's directory
 
 
+def load_gluon(path: str):
+    """``path`` loaded as the plugin's ``_gluon`` module (its relative imports resolve in
+    the installed package)."""
+    spec = importlib.util.spec_from_file_location("mxfp8_marlin._gluon_b", path)
+    if spec is None:
+        raise SystemExit(f"--b-gluon: {path!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def gluon_module(module):
+    """``kernel._launch_wgmma`` imports ``_gluon`` from the package at each call: point it at
+    ``module`` meanwhile (``None``: leave it)."""
+    if module is None:
+        yield
+        return
+    from mxfp8_marlin import _gluon
+    sys.modules["mxfp8_marlin._gluon"] = mxfp8_marlin._gluon = module
+    try:
+        yield
+    finally:
+        sys.modules["mxfp8_marlin._gluon"] = mxfp8_marlin._gluon = _gluon
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="14336x4096:1024", help="NxK:M,...")
-    ap.add_argument("--set", required=True, help="the B config: the table's with these fields, e.g. split_skew=0")
+    ap.add_argument("--set", default="", help="the B config: the table's with these fields, e.g. split_skew=0")
+    ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--out", default="ab_probe.json")
     args = ap.parse_args()
-    change = parse_set(args.set)
+    if not args.set and not args.b_gluon:
+        raise SystemExit("give --set, --b-gluon or both: B must differ from A")
+    change = parse_set(args.set) if args.set else {}
+    b_gluon = load_gluon(args.b_gluon) if args.b_gluon else None
     cases = parse_cases(args.cases)
     check_rounds(args.rounds)
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
-    print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; B = A with {change}", flush=True)
+    print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; B = A with {change}"
+          f"{f', the Gluon kernels of {args.b_gluon}' if args.b_gluon else ''}", flush=True)
     rows = []
     for n, k, m in cases:
         case = Case.make(n, k, m)
         a = configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True)
         variants = {"A": a, "B": replace(a, **change)}
-        fns = {tag: lambda cfg=cfg: run_gemm(case.x, *case.packed, None, case.x.dtype, config=cfg)
-               for tag, cfg in variants.items()}
+
+        def call(tag):
+            def fn():
+                with gluon_module(b_gluon if tag == "B" else None):
+                    return run_gemm(case.x, *case.packed, None, case.x.dtype, config=variants[tag])
+            return fn
+
+        fns = {tag: call(tag) for tag in variants}
         fns["cuBLAS"] = lambda: F.linear(case.x, case.wb)
 
         def check(tag, fn):  # every round, before the variant is timed
@@ -58,7 +100,8 @@ def main() -> int:
             name = variants[tag].describe() if tag in variants else "F.linear bf16"
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
-    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "set": args.set, "rows": rows},
+    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "set": args.set,
+                                         "b_gluon": args.b_gluon, "rows": rows},
                                          indent=1))
     return 0
 
