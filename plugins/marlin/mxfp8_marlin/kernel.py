@@ -379,7 +379,8 @@ def _wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
         # The tiles validated on the H100 (round 17a): 128 or 256 activation rows, two consumers.
         # One consumer (block_n=64) compiles with round 16's hazard, a decode into the A-operand
         # registers of the wgmma in flight (tools/sass_check.py), and gave wrong bf16 outputs
-        # with a bias and split K (round 23).
+        # with a bias and split K (round 23). A loop that retires each wgmma in the pass that
+        # issues it compiles without the hazard but slows the table's kernels (round 24).
         if cfg.num_warps != 4 or cfg.block_n != 128 or cfg.block_m not in (128, 256):
             raise ValueError(f"marlin: the 'pingpong' kernel takes num_warps=4 (a consumer warpgroup), "
                              f"block_n=128 (two consumers; one consumer's machine code is unsafe) and "
