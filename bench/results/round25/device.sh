@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Round 25's device run (bench/notes_marlin.md, round 25): the M <= 64 configs retuned on the
+# H200 (the table's were measured on the H100). Each line: the table's config (A) against one
+# change (B), tools/ab_probe.py, two alternating rounds with cuBLAS.
+#   OUT=dir bash bench/results/round25/device.sh
+set -uo pipefail
+out=${OUT:-round25}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulation -e plugins/marlin \
+    -e plugins/flashinfer_cutlass -e examples/third_party_plugin || exit 1
+ab() { local name=$1; shift; timeout 120 python3 plugins/marlin/tools/ab_probe.py --out "$out/$name.json" "$@" \
+    > "$out/$name.txt" 2>&1; echo "== $name: exit $?"; grep -v "^#" "$out/$name.txt"; }
+# split-K of the wgmma tiles: twice the table's split (more programs per SM)
+ab split2_14336x4096 --cases 14336x4096:4,14336x4096:16,14336x4096:64 --set split_k=2
+ab split4_8192x8192 --cases 8192x8192:4,8192x8192:16,8192x8192:64 --set split_k=4
+ab split8_4096x4096 --cases 4096x4096:4,4096x4096:16 --set split_k=8
+ab split8_4096x14336 --cases 4096x14336:4,4096x14336:16 --set split_k=8
+# M = 4 on the CUDA-core kernel (four rows a program) instead of the tensor cores
+ab gemv_m4 --cases 4096x4096:4,14336x4096:4,4096x14336:4,8192x8192:4 \
+    --set "strategy='gemv',block_m=4,block_n=4,block_k=512,num_stages=1,split_k=1"
+# M = 1: eight or two weight rows a program instead of four
+ab gemv_bn8 --cases 4096x4096:1,14336x4096:1,4096x14336:1,8192x8192:1 --set block_n=8
+ab gemv_bn2 --cases 4096x4096:1,14336x4096:1,4096x14336:1,8192x8192:1 --set block_n=2
