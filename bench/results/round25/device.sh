@@ -2,7 +2,8 @@
 # Round 25's device run (bench/notes_marlin.md, round 25): the M <= 64 configs retuned on the
 # H200 (the table's were measured on the H100). Each line: the table's config (A) against one
 # change (B), tools/ab_probe.py, two alternating rounds with cuBLAS.
-#   OUT=dir bash bench/results/round25/device.sh
+#   OUT=dir bash bench/results/round25/device.sh         (first call: split-K and the CUDA-core kernel)
+#   OUT=dir bash bench/results/round25/device.sh bk256   (second call: 256-wide K tiles)
 set -uo pipefail
 out=${OUT:-round25}
 mkdir -p "$out"
@@ -11,6 +12,7 @@ python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulati
     -e plugins/flashinfer_cutlass -e examples/third_party_plugin || exit 1
 ab() { local name=$1; shift; timeout 120 python3 plugins/marlin/tools/ab_probe.py --out "$out/$name.json" "$@" \
     > "$out/$name.txt" 2>&1; echo "== $name: exit $?"; grep -v "^#" "$out/$name.txt"; }
+if [ "${1:-}" != bk256 ]; then
 # split-K of the wgmma tiles: twice the table's split (more programs per SM)
 ab split2_14336x4096 --cases 14336x4096:4,14336x4096:16,14336x4096:64 --set split_k=2
 ab split4_8192x8192 --cases 8192x8192:4,8192x8192:16,8192x8192:64 --set split_k=4
@@ -22,3 +24,9 @@ ab gemv_m4 --cases 4096x4096:4,14336x4096:4,4096x14336:4,8192x8192:4 \
 # M = 1: eight or two weight rows a program instead of four
 ab gemv_bn8 --cases 4096x4096:1,14336x4096:1,4096x14336:1,8192x8192:1 --set block_n=8
 ab gemv_bn2 --cases 4096x4096:1,14336x4096:1,4096x14336:1,8192x8192:1 --set block_n=2
+fi
+# (second call) the wgmma tiles with 256-wide K tiles: half the per-tile chain (wait, barrier,
+# refill) per weight byte, twice the shared memory a stage
+if [ "${1:-}" = bk256 ]; then
+ab bk256 --cases "$(for s in 4096x4096 14336x4096 4096x14336 8192x8192; do for m in 4 16 64; do printf '%s:%s,' $s $m; done; done | sed 's/,$//')" --set block_k=256
+fi
