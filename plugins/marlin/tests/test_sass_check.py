@@ -80,3 +80,27 @@ def test_the_path_across_a_loop_back_edge_is_followed():
 def test_instructions_without_a_destination_register_pass(store):
     # Stores name registers only as sources; reading the A registers is allowed.
     assert found(HGMMA, store, "WARPGROUP.DEPBAR.LE gsb0, 0x0") == []
+
+
+def test_sass_loops_counts_the_smallest_loop_that_issues_a_wgmma():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
+    try:
+        _loops_spec = importlib.util.spec_from_file_location("sass_loops", Path(__file__).parents[1] / "tools" / "sass_loops.py")
+        sass_loops = importlib.util.module_from_spec(_loops_spec)
+        _loops_spec.loader.exec_module(sass_loops)
+    finally:
+        sys.path.remove(str(Path(__file__).parents[1] / "tools"))
+    text = sass("LDS.U16 R2, [R3]",                  # 0x00: the outer loop's start
+                "LDS.64 R4, [R3+0x8]",               # 0x10: the wgmma loop's start
+                HGMMA,                               # 0x20
+                "WARPGROUP.DEPBAR.LE gsb0, 0x0",     # 0x30
+                "@P0 BRA 0x10",                      # 0x40: back to 0x10 (4 instructions + the branch)
+                "IADD3 R1, R1, 0x1, RZ",             # 0x50
+                "@P1 BRA 0x0",                       # 0x60: the outer loop, also holding the wgmma
+                "LDS R8, [R9]",                      # 0x70
+                "@P2 BRA 0x70")                      # 0x80: a loop without a wgmma
+    loop = sass_loops.main_loop(text)
+    assert sum(loop.values()) == 4 and loop["LDS"] == 1 and loop["HGMMA"] == 1 and loop["BRA"] == 1
+    assert sass_loops.summary(loop) == "   4 instr, LDS   1"
