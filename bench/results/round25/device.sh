@@ -31,11 +31,13 @@ fi
 if [ "${1:-}" = bk256 ]; then
 ab bk256 --cases "$(for s in 4096x4096 14336x4096 4096x14336 8192x8192; do for m in 4 16 64; do printf '%s:%s,' $s $m; done; done | sed 's/,$//')" --set block_k=256
 fi
-# (third call) the wide weight loads (round 25): the M <= 128 kernel of _gluon.py with
+# (third call) the wide weight loads (round 25): both Gluon kernels of _gluon.py with
 # wide_loads.patch applied (the activations' K permuted to match, in its descriptors()) as B
 if [ "${1:-}" = wide ]; then
 wide=$(mktemp -d)/_gluon_wide.py
 patch -s -p1 -o "$wide" plugins/marlin/mxfp8_marlin/_gluon.py < bench/results/round25/wide_loads.patch || exit 1
-ab wide --cases "$(for s in 4096x4096 14336x4096 4096x14336 8192x8192; do for m in 4 16 32 64; do printf '%s:%s,' $s $m; done; done | sed 's/,$//')" \
-    --b-gluon "$wide" --rounds 3
+cases() { for s in 4096x4096 14336x4096 4096x14336 8192x8192; do for m in "$@"; do printf '%s:%s,' $s $m; done; done \
+    | sed 's/,$//'; }
+ab wide_small --cases "$(cases 4 16 32 64)" --b-gluon "$wide" --rounds 3
+ab wide_large --cases "$(cases 256 1024)" --b-gluon "$wide" --rounds 3
 fi
