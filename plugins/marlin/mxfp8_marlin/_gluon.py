@@ -14,7 +14,8 @@ outputs on the H100 (bench/notes_marlin.md, rounds 16e and 18). ptxas does not k
 registers reserved across a loop's back edge, so ``tools/sass_check.py`` checks the
 compiled code of every variant the table uses for that hazard.
 
-Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``).
+Same packed format as ``_triton.py`` (``q [K/TK, NP, TK]``, ``d [K/32, NP]``, ``rs [N]``), each
+MX block's bytes in the order a thread of the wgmma A operand reads them (``packing.K_BITS``).
 Imported only on sm_90 GPUs with Triton 3.6.x (Gluon's API is tied to the release), and
 used (unless ``kernel.GLUON`` is off) in the benchmarked shapes (``configs.WGMMA_TABLE``,
 ``configs.pingpong_for``; ``kernel._wgmma`` refuses other tile shapes).
@@ -31,6 +32,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (fence_async_shared
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from ._triton import _ASM_FP16_BITS_TO_BF16, row_terms, tile_order
+from .packing import K_BITS
 
 # The Triton kernels' program order and row-scale/bias loads, in Gluon.
 _tile_order = gluon.jit(tile_order.fn)
@@ -115,12 +117,49 @@ def _first_groups(d8, BLOCK_N: gl.constexpr, G: gl.constexpr):
     return d8
 
 
+# The packing's order within an MX block (packing.K_BITS) as _stored_order uses it: a k bit
+# -> the position bit holding it, and the permutation of the stored tile viewed [BLOCK_N,
+# BLOCK_K // 32, 2, 2, 2, 2, 2] (dimension 6 - i is position bit i) that puts k bits 4..0 in order.
+_K_BITS = gl.constexpr(K_BITS)
+_POSITION_BIT = gl.constexpr(tuple(K_BITS.index(b) for b in range(5)))
+_TO_K_ORDER = gl.constexpr([0, 1] + [6 - K_BITS.index(b) for b in (4, 3, 2, 1, 0)])
+
+
+@gluon.constexpr_function
+def _stored_order(lin):
+    """How a thread reads its share of the weight tile in stored order (``packing.K_BITS``),
+    for the A-operand layout ``lin`` (a DistributedLinearLayout on ``[BLOCK_N, BLOCK_K]``):
+    (the layout that reads the stored tile with the fragment's k registers first, so that
+    each thread's 8 bytes of an MX block are one load; the same registers on the logical
+    tile; the permutation of the stored tile, viewed ``[BLOCK_N, BLOCK_K // 32, 2, 2, 2, 2,
+    2]``, that gives the logical one)."""
+    k_regs = [b[1] for b in lin.reg_bases if b[0] == 0 and 0 < b[1] < 32]
+    k_lanes = [b[1] for b in lin.lane_bases if b[0] == 0 and 0 < b[1] < 32]
+    k_bits = tuple((v.bit_length() - 1) for v in k_regs + k_lanes)
+    assert k_bits == _K_BITS.value, f"the A-operand layout holds k bits {k_bits}, the packing stores {_K_BITS}"
+
+    def in_store(base):
+        in_block = base[0] == 0 and 0 < base[1] < 32
+        return [0, 1 << _POSITION_BIT.value[base[1].bit_length() - 1]] if in_block else base
+
+    regs = [[0, v] for v in k_regs] + [b for b in lin.reg_bases if not (b[0] == 0 and 0 < b[1] < 32)]
+    stored = gl.DistributedLinearLayout([in_store(b) for b in regs], [in_store(b) for b in lin.lane_bases],
+                                        lin.warp_bases, lin.block_bases, lin.shape)
+    logical = gl.DistributedLinearLayout(regs, lin.lane_bases, lin.warp_bases, lin.block_bases, lin.shape)
+    return stored, logical, _TO_K_ORDER.value
+
+
 @gluon.jit
 def _decode_stage(w_buf, d_buf, BLOCK_N: gl.constexpr, BLOCK_K: gl.constexpr, DOT: gl.constexpr,
                   a_layout: gl.constexpr, f_layout: gl.constexpr):
     """The weight tile in shared memory (e4m3 bytes ``w_buf``, scale bytes ``d_buf``),
     decoded and scaled into the wgmma A-operand registers (``a_layout``)."""
-    q = w_buf.load(a_layout)
+    plan: gl.constexpr = _stored_order(gl.to_linear_layout(a_layout, [BLOCK_N, BLOCK_K]))
+    s = w_buf.load(plan[0])
+    # Moving the 8-byte runs into k order renames registers only.
+    s = gl.permute(gl.reshape(s, [BLOCK_N, BLOCK_K // 32, 2, 2, 2, 2, 2]), plan[2])
+    q = gl.convert_layout(gl.reshape(s, [BLOCK_N, BLOCK_K]), plan[1], assert_trivial=True)
+    q = gl.convert_layout(q, a_layout)
     # TMA brings 8 scale rows (the tile's G and the next tile's): fewer rows would get an
     # unswizzled NVMMA layout, which Triton 3.6 reads from other places than TMA writes.
     d8 = d_buf.permute((1, 0)).load(_rows8_layout(f_layout, BLOCK_N, BLOCK_K // 32).type.layout)

@@ -4,12 +4,19 @@ Weight format (made once by :func:`mxfp8_marlin.packing.pack_weights`), rows pad
 ``NP`` (a multiple of 256):
 
 - ``q``   uint8 ``[K/TK, NP, TK]``: the e4m3 bytes, in column blocks ``TK`` wide, each
-  row-major and contiguous (``stride_qt`` = ``NP * TK`` bytes apart).
+  row-major and contiguous (``stride_qt`` = ``NP * TK`` bytes apart); within each 32-wide
+  MX block reordered for the Hopper kernels (``packing.K_BITS``).
 - ``d``   uint8 ``[K/32, NP]``: per block, ``rowmax[n] - scale[n, g]`` (>= 0),
   transposed so that one K-group of a tile of rows is one contiguous load.
 - ``rs``  float32 ``[N]``: ``2**(rowmax[n] - 127)``, exact.
 
-So ``W[n, k] = e4m3(q[k // TK, n, k % TK]) * 2**-d[k // 32, n] * rs[n]``. The factor
+So ``W[n, k] = e4m3(q[k // TK, n, stored(k) % TK]) * 2**-d[k // 32, n] * rs[n]``. The
+matrix kernels read the bytes in stored order and pair the byte at position ``p`` with the
+activation of ``k_of(p)``; the dequantization puts its tile in k order (``in_k_order``),
+which Triton folds into the shared-memory pass the tile takes to wide stores anyway (no
+more global or shared accesses than without it, ``tools/ptx_access.py``). The gather costs
+the matrix kernels narrower activation loads (4 bytes, not 8 or 16); reordering their
+weight tile instead would add 2-byte shared loads (64 more in sm_80's code). The factor
 ``2**-d`` lies in (0, 1]: multiplied into the decoded tile it keeps every dequantized
 weight inside fp16's range whatever the MX scales are; ``rs`` is applied once per
 output in float32. A kernel's ``BLOCK_K`` divides ``TK`` (a K tile never straddles two
@@ -127,6 +134,24 @@ def _q_col(k0, stride_qt, TK: tl.constexpr):
 
 
 @triton.jit
+def in_k_order(q, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    """A tile of packed bytes ``[BLOCK_N, BLOCK_K]`` put in k order (``packing.K_BITS``):
+    viewed ``[BLOCK_N, BLOCK_K // 32, 2, 2, 2, 2, 2]`` (dimension ``6 - i``: bit ``i`` of the
+    position within the MX block), the dimensions of k bits 4, 3, 2, 1, 0 in turn."""
+    q = tl.reshape(q, (BLOCK_N, BLOCK_K // 32, 2, 2, 2, 2, 2))
+    return tl.reshape(tl.permute(q, (0, 1, 4, 5, 2, 3, 6)), (BLOCK_N, BLOCK_K))
+
+
+@triton.jit
+def k_of(p):
+    """The ``k`` of the byte at position ``p`` of a K tile (``packing.k_of`` within each MX
+    block): positions ``2j`` and ``2j + 1`` hold neighbouring k's, which the hints tell the
+    compiler, so that 16-bit activations are still read two at a time."""
+    k = (p >> 5 << 5) | (p & 1) | ((p & 6) << 2) | ((p & 24) >> 2)
+    return tl.max_contiguous(tl.multiple_of(k, 2), 2)
+
+
+@triton.jit
 def tile_order(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_N: tl.constexpr):
     """Program ``pid``'s output tile ``(pid_m, pid_n)`` and the count of N tiles, in grouped
     order: consecutive programs share GROUP_N weight tiles and walk M (also used by the
@@ -187,7 +212,7 @@ def mx_w8a16_gemm(
     q_ptrs = q_ptr + offs_n[:, None].to(tl.int64) * TK + offs_k[None, :]
     d_ptrs = d_ptr + offs_g[None, :].to(tl.int64) * stride_d + offs_n[:, None]
     d = tl.load(d_ptrs + tl.minimum(kt_begin, k_tiles - 1) * G * stride_d)
-    x_ptrs = x_ptr + offs_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + offs_k)[:, None] * stride_xk
+    x_ptrs = x_ptr + offs_m[None, :].to(tl.int64) * stride_xm + (kt_begin * BLOCK_K + k_of(offs_k))[:, None] * stride_xk
 
     if SWAP:
         acc = tl.full((BLOCK_N, BLOCK_M), 0.0, tl.float32)
@@ -262,6 +287,7 @@ def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N0, N, K, stride_qt, stride_d, TK
     offs_k = kt * BLOCK_K + tl.arange(0, BLOCK_K)
     k0 = kt * BLOCK_K
     q = tl.load(q_ptr + offs_n[:, None].to(tl.int64) * TK + (_q_col(k0, stride_qt, TK) + tl.arange(0, BLOCK_K))[None, :])
+    q = in_k_order(q, BLOCK_N, BLOCK_K)
     d = tl.load(d_ptr + (k0 // 32 + tl.arange(0, G))[None, :].to(tl.int64) * stride_d + offs_n[:, None])
     w = _decode(q, DOT, DECODE).to(tl.float32)
     f = _block_factor(d, DOT, DECODE, tl.float32) * tl.load(rs_ptr + rows_n)[:, None]
@@ -335,7 +361,7 @@ def mx_w8a16_gemv(
     offs_kk = tl.arange(0, G)[:, None] * 32 + tl.arange(0, 32)[None, :]  # [G, 32]
     q_ptrs = q_ptr + offs_n[:, None, None].to(tl.int64) * TK + offs_kk[None, :, :]
     d_ptrs = d_ptr + tl.arange(0, G)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
-    x_ptrs = x_ptr + offs_kk  # x is contiguous along K
+    x_ptrs = x_ptr + tl.arange(0, G)[:, None] * 32 + k_of(tl.arange(0, 32))[None, :]  # x is contiguous along K
     k_tiles = K // BLOCK_K
 
     acc0 = tl.full((BLOCK_N, G, 1), 0.0, tl.float32)

@@ -12,15 +12,24 @@ From the checkpoint's ``weight [N, K] float8_e4m3fn`` and ``weight_scale [N, K/3
 uint8`` (E8M0) it makes, with ``NP`` = N rounded up to a multiple of ``PAD_N`` and
 ``TK`` = ``tile_k`` (a power-of-two multiple of 32 that divides K):
 
-- ``marlin_weight``    uint8 ``[K/TK, NP, TK]``: the e4m3 bytes; padded rows are 0.
+- ``marlin_weight``    uint8 ``[K/TK, NP, TK]``: the e4m3 bytes, reordered within each
+  32-wide MX block (``K_BITS``); padded rows are 0.
 - ``marlin_scale``     uint8 ``[K/32, NP]``: ``rowmax[n] - scale[n, g]`` (>= 0),
   transposed (a K-group of a tile's rows is one contiguous load); 0 on padded rows.
 - ``marlin_row_scale`` float32 ``[N]``: ``2**(rowmax[n] - 127)``, built from bits (exact;
   ``rowmax = 0`` gives the subnormal ``2**-127``).
 
-so that ``W[n, k] = e4m3(q[k // TK, n, k % TK]) * 2**-d[k // 32, n] * rs[n]`` exactly
+so that ``W[n, k] = e4m3(q[k // TK, n, stored(k) % TK]) * 2**-d[k // 32, n] * rs[n]`` exactly
 equals ``dequantize_mxfp8(weight, weight_scale)`` in float32. ``TK`` and ``NP`` are read
 back from the tensors' shapes, so the kernels need no other record of the layout.
+
+Within an MX block the bytes are stored in the order the Hopper kernels' decode reads them:
+a thread's share of a block of the wgmma A operand is the 8 bytes whose ``k`` has bits 1 and
+2 fixed (they come from its lane; bits 0, 3 and 4 from its registers), and these are stored
+together, so that it reads them with one 8-byte shared-memory load instead of four 2-byte
+ones (H100, bench/notes_marlin.md rounds 25-27: 7% off 4096x4096 at M = 64). The other
+kernels read the block in stored order and pair it with the activations or outputs of the
+same ``k`` (``_triton.k_of``); the order within a block does not change a block's scale.
 """
 
 from __future__ import annotations
@@ -32,6 +41,17 @@ from .configs import BLOCK, fit_block_k
 PAD_N = 256  # any kernel tile (up to 256 rows) covers whole padded rows: no row clamps
 TILE_K = 512  # H100, rounds 4d-5: the M = 1 kernel is fastest here; the tensor-core kernels are within 4%
 E4M3_NAN_MASK = 0x7F  # e4m3fn NaN: S.1111.111
+K_BITS = (0, 3, 4, 1, 2)  # bit i of a byte's position within its MX block is bit K_BITS[i] of its k
+
+
+def stored(k: int) -> int:
+    """The position within its MX block at which the byte of ``k`` (mod 32) is stored."""
+    return sum(((k >> b) & 1) << i for i, b in enumerate(K_BITS))
+
+
+def k_of(position: int) -> int:
+    """The ``k`` (mod 32) of the byte stored at ``position`` within its MX block."""
+    return sum(((position >> i) & 1) << b for i, b in enumerate(K_BITS))
 
 
 def tile_k(k: int, requested: int | None = None) -> int:
@@ -63,6 +83,8 @@ def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | N
     row_max = scale.amax(dim=1, keepdim=True)  # [N, 1]
     padded_n = -(-n // PAD_N) * PAD_N
     q_blocks = torch.zeros(k // tk, padded_n, tk, dtype=torch.uint8, device=weight.device)
+    in_block_order = torch.tensor([k_of(p) for p in range(BLOCK)], device=weight.device)
+    q = q.reshape(n, k // BLOCK, BLOCK)[:, :, in_block_order]
     q_blocks[:, :n] = q.reshape(n, k // tk, tk).transpose(0, 1)
     rel = torch.zeros(k // BLOCK, padded_n, dtype=torch.uint8, device=weight.device)
     rel[:, :n] = (row_max - scale).to(torch.uint8).t()
@@ -77,7 +99,8 @@ def unpack_weights(q: torch.Tensor, d: torch.Tensor, row_scale: torch.Tensor) ->
     n = row_scale.shape[0]
     blocks, _, tk = q.shape
     k = blocks * tk
-    q = q[:, :n].transpose(0, 1).reshape(n, k)
+    logical_order = torch.tensor([stored(i) for i in range(BLOCK)], device=q.device)
+    q = q[:, :n].transpose(0, 1).reshape(n, k // BLOCK, BLOCK)[:, :, logical_order].reshape(n, k)
     rel = d[:, :n].t()
     values = q.view(torch.float8_e4m3fn).to(torch.float32).view(n, k // BLOCK, BLOCK)
     exponent = -rel.to(torch.int32)  # 2**-d, d in [0, 254]

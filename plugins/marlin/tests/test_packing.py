@@ -9,7 +9,7 @@ from mxfp8_core import dequantize_mxfp8
 from mxfp8_core.kernel import PROCESSED_ATTR
 from mxfp8_marlin import MarlinKernel
 from mxfp8_marlin import kernel as kernel_module
-from mxfp8_marlin.packing import pack_weights, tile_k, unpack_weights
+from mxfp8_marlin.packing import k_of, pack_weights, stored, tile_k, unpack_weights
 
 from marlin_test_helpers import make
 
@@ -58,11 +58,26 @@ def test_every_byte_and_scale_lands_in_its_place(n, k, tile, expected):
     assert p["marlin_weight"].shape == (k // tk, padded, tk)
     assert p["marlin_scale"].shape == (k // 32, padded)
     rows, cols = torch.meshgrid(torch.arange(n), torch.arange(k), indexing="ij")
-    assert torch.equal(p["marlin_weight"][cols // tk, rows, cols % tk], q.view(torch.uint8))
+    # Within its MX block, k's bits 0, 3, 4 become the position's bits 0, 1, 2, its bits 1, 2
+    # the position's bits 3, 4.
+    at = cols - cols % 32 + (cols & 1) + ((cols >> 3) & 3) * 2 + ((cols >> 1) & 3) * 8
+    assert torch.equal(p["marlin_weight"][at // tk, rows, at % tk], q.view(torch.uint8))
     rel = s.to(torch.int32).amax(dim=1, keepdim=True) - s.to(torch.int32)
     assert torch.equal(p["marlin_scale"][:, :n].t().to(torch.int32), rel)
     # Padded rows are zero bytes and zero scales (the kernels read them unmasked).
     assert not p["marlin_weight"][:, n:].any() and not p["marlin_scale"][:, n:].any()
+
+
+def test_each_8_byte_run_of_a_block_is_one_wgmma_fragment():
+    """The Hopper decode reads 8 bytes at once: a thread's bytes of an MX block, the k's whose
+    bits 1 and 2 (its lane within a group of four) agree, and k's bits 0, 3, 4 in the order of
+    its registers (k, k + 1, k + 8, k + 9, k + 16, ...)."""
+    assert [k_of(p) for p in range(8)] == [0, 1, 8, 9, 16, 17, 24, 25]
+    for run in range(4):
+        ks = [k_of(8 * run + i) for i in range(8)]
+        assert ks == [k + 2 * run for k in (0, 1, 8, 9, 16, 17, 24, 25)]
+    assert sorted(stored(k) for k in range(32)) == list(range(32))
+    assert all(k_of(stored(k)) == k for k in range(32))
 
 
 @pytest.mark.parametrize("tile", [0, 48, -32, 16, 512.0])
