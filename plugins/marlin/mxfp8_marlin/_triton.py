@@ -11,12 +11,12 @@ Weight format (made once by :func:`mxfp8_marlin.packing.pack_weights`), rows pad
 - ``rs``  float32 ``[N]``: ``2**(rowmax[n] - 127)``, exact.
 
 So ``W[n, k] = e4m3(q[k // TK, n, stored(k) % TK]) * 2**-d[k // 32, n] * rs[n]``. The
-matrix kernels read the bytes in stored order and pair the byte at position ``p`` with the
-activation of ``k_of(p)``; the dequantization puts its tile in k order (``in_k_order``),
-which Triton folds into the shared-memory pass the tile takes to wide stores anyway (no
-more global or shared accesses than without it, ``tools/ptx_access.py``). The gather costs
-the matrix kernels narrower activation loads (4 bytes, not 8 or 16); reordering their
-weight tile instead would add 2-byte shared loads (64 more in sm_80's code). The factor
+GEMV and the dequantization put each loaded tile in k order (``in_k_order``), which Triton
+folds into the shared-memory pass their data takes anyway (``tools/ptx_access.py``: the
+same global accesses as without the reorder; round 27: an activation gather instead made
+the GEMV 8-11% slower at M = 1 on the H100). ``mx_w8a16_gemm`` instead reads the
+activations in stored order (``k_of``), in 4-byte loads: reordering its weight tile
+would add 2-byte shared loads on the way to the tensor cores (64 in sm_80's code). The factor
 ``2**-d`` lies in (0, 1]: multiplied into the decoded tile it keeps every dequantized
 weight inside fp16's range whatever the MX scales are; ``rs`` is applied once per
 output in float32. A kernel's ``BLOCK_K`` divides ``TK`` (a K tile never straddles two
@@ -134,19 +134,20 @@ def _q_col(k0, stride_qt, TK: tl.constexpr):
 
 
 @triton.jit
-def in_k_order(q, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    """A tile of packed bytes ``[BLOCK_N, BLOCK_K]`` put in k order (``packing.K_BITS``):
-    viewed ``[BLOCK_N, BLOCK_K // 32, 2, 2, 2, 2, 2]`` (dimension ``6 - i``: bit ``i`` of the
-    position within the MX block), the dimensions of k bits 4, 3, 2, 1, 0 in turn."""
-    q = tl.reshape(q, (BLOCK_N, BLOCK_K // 32, 2, 2, 2, 2, 2))
-    return tl.reshape(tl.permute(q, (0, 1, 4, 5, 2, 3, 6)), (BLOCK_N, BLOCK_K))
+def in_k_order(q, ROWS: tl.constexpr, BLOCK_K: tl.constexpr):
+    """A tile of packed bytes (``ROWS`` rows of ``BLOCK_K``, any shape) put in k order
+    (``packing.K_BITS``): viewed ``[ROWS, BLOCK_K // 32, 2, 2, 2, 2, 2]`` (dimension ``6 - i``:
+    bit ``i`` of the position within the MX block), the dimensions of k bits 4, 3, 2, 1, 0
+    in turn."""
+    s = tl.reshape(q, (ROWS, BLOCK_K // 32, 2, 2, 2, 2, 2))
+    return tl.reshape(tl.permute(s, (0, 1, 4, 5, 2, 3, 6)), q.shape)
 
 
 @triton.jit
 def k_of(p):
     """The ``k`` of the byte at position ``p`` of a K tile (``packing.k_of`` within each MX
-    block): positions ``2j`` and ``2j + 1`` hold neighbouring k's, which the hints tell the
-    compiler, so that 16-bit activations are still read two at a time."""
+    block), for ``mx_w8a16_gemm``'s activation loads: positions ``2j`` and ``2j + 1`` hold
+    neighbouring k's, which the hints tell the compiler (16-bit activations read in pairs)."""
     k = (p >> 5 << 5) | (p & 1) | ((p & 6) << 2) | ((p & 24) >> 2)
     return tl.max_contiguous(tl.multiple_of(k, 2), 2)
 
@@ -314,7 +315,7 @@ def _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm, BLOC
                DECODE: tl.constexpr):
     """One K tile (e4m3 bytes ``q``, scale bytes ``d``) into the accumulators of the first
     ``BLOCK_M`` activation rows."""
-    w = _decode(q, tl.float16, DECODE).to(tl.float32)
+    w = _decode(in_k_order(q, q.shape[0], q.shape[1] * 32), tl.float16, DECODE).to(tl.float32)
     f = _block_factor(d, tl.float16, DECODE, tl.float32)
     acc0 = _gemv_row(acc0, w, f, x_ptrs, offs_kk, 0, M, stride_xm)
     if BLOCK_M > 1:
@@ -361,7 +362,7 @@ def mx_w8a16_gemv(
     offs_kk = tl.arange(0, G)[:, None] * 32 + tl.arange(0, 32)[None, :]  # [G, 32]
     q_ptrs = q_ptr + offs_n[:, None, None].to(tl.int64) * TK + offs_kk[None, :, :]
     d_ptrs = d_ptr + tl.arange(0, G)[None, :].to(tl.int64) * stride_d + offs_n[:, None]
-    x_ptrs = x_ptr + tl.arange(0, G)[:, None] * 32 + k_of(tl.arange(0, 32))[None, :]  # x is contiguous along K
+    x_ptrs = x_ptr + offs_kk  # x is contiguous along K
     k_tiles = K // BLOCK_K
 
     acc0 = tl.full((BLOCK_N, G, 1), 0.0, tl.float32)
