@@ -14,22 +14,7 @@ out=${OUT:-round27}
 work=$(mktemp -d)/r27
 mkdir -p "$out" "$work"
 part=${2:-1}
-export PYTHONUNBUFFERED=1
-python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulation -e plugins/marlin \
-    -e plugins/flashinfer_cutlass -e examples/third_party_plugin || exit 1
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
-case "$gpu" in *H100*) card=h100 ;; *H200*) card=h200 ;; *) card=gpu ;; esac
-echo "commit ${1:-unknown} on $gpu ($card), $(date -u +%FT%TZ)" | tee "$work/device.txt"
-# step CAP NAME CMD...: run CMD with at most CAP seconds and never past second 560 of the call
-step() {
-    local cap=$1 name=$2; shift 2
-    local left=$((560 - SECONDS))
-    [ "$left" -lt 30 ] && { echo "== $name: skipped (${left} s left)" | tee -a "$work/device.txt"; return; }
-    [ "$cap" -gt "$left" ] && cap=$left
-    local t0=$SECONDS
-    timeout "$cap" "$@" > "$work/$name.txt" 2>&1
-    echo "== $name: exit $? in $((SECONDS - t0)) s (cap $cap)" | tee -a "$work/device.txt"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
 case "$part" in
 1)
     step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"

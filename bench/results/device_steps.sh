@@ -1,0 +1,19 @@
+# Sourced by the rounds' device.sh (26 on): installs the repository's distributions, names the
+# card ($card: h100, h200 or gpu), starts $work/device.txt, and defines `step`. Expects $work
+# (a fresh directory) and the commit under test as $1 of the sourcing script.
+export PYTHONUNBUFFERED=1
+python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulation -e plugins/marlin \
+    -e plugins/flashinfer_cutlass -e examples/third_party_plugin || exit 1
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+case "$gpu" in *H100*) card=h100 ;; *H200*) card=h200 ;; *) card=gpu ;; esac
+echo "commit ${1:-unknown} on $gpu ($card), $(date -u +%FT%TZ)" | tee "$work/device.txt"
+# step CAP NAME CMD...: run CMD with at most CAP seconds and never past second 560 of the call
+step() {
+    local cap=$1 name=$2; shift 2
+    local left=$((560 - SECONDS))
+    [ "$left" -lt 30 ] && { echo "== $name: skipped (${left} s left)" | tee -a "$work/device.txt"; return; }
+    [ "$cap" -gt "$left" ] && cap=$left
+    local t0=$SECONDS
+    timeout "$cap" "$@" > "$work/$name.txt" 2>&1
+    echo "== $name: exit $? in $((SECONDS - t0)) s (cap $cap)" | tee -a "$work/device.txt"
+}
