@@ -32,7 +32,7 @@ from triton.experimental.gluon.language.nvidia.hopper import (fence_async_shared
 from triton.experimental.gluon.nvidia.hopper import TensorDescriptor
 
 from ._triton import _ASM_FP16_BITS_TO_BF16, row_terms, tile_order
-from .packing import K_BITS
+from .packing import K_BITS, TO_K_ORDER
 
 # The Triton kernels' program order and row-scale/bias loads, in Gluon.
 _tile_order = gluon.jit(tile_order.fn)
@@ -117,12 +117,11 @@ def _first_groups(d8, BLOCK_N: gl.constexpr, G: gl.constexpr):
     return d8
 
 
-# The packing's order within an MX block (packing.K_BITS) as _stored_order uses it: a k bit
-# -> the position bit holding it, and the permutation of the stored tile viewed [BLOCK_N,
-# BLOCK_K // 32, 2, 2, 2, 2, 2] (dimension 6 - i is position bit i) that puts k bits 4..0 in order.
+# The packing's order within an MX block as _stored_order uses it: packing.K_BITS, a k bit ->
+# the position bit holding it, and packing.TO_K_ORDER.
 _K_BITS = gl.constexpr(K_BITS)
 _POSITION_BIT = gl.constexpr(tuple(K_BITS.index(b) for b in range(5)))
-_TO_K_ORDER = gl.constexpr([0, 1] + [6 - K_BITS.index(b) for b in (4, 3, 2, 1, 0)])
+_TO_K_ORDER = gl.constexpr(list(TO_K_ORDER))
 
 
 @gluon.constexpr_function
@@ -136,7 +135,8 @@ def _stored_order(lin):
     k_regs = [b[1] for b in lin.reg_bases if b[0] == 0 and 0 < b[1] < 32]
     k_lanes = [b[1] for b in lin.lane_bases if b[0] == 0 and 0 < b[1] < 32]
     k_bits = tuple((v.bit_length() - 1) for v in k_regs + k_lanes)
-    assert k_bits == _K_BITS.value, f"the A-operand layout holds k bits {k_bits}, the packing stores {_K_BITS}"
+    if k_bits != _K_BITS.value:
+        raise ValueError(f"the A-operand layout holds k bits {k_bits}, the packing stores {_K_BITS.value}")
 
     def in_store(base):
         in_block = base[0] == 0 and 0 < base[1] < 32

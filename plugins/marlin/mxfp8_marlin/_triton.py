@@ -39,6 +39,8 @@ import os
 import triton
 import triton.language as tl
 
+from .packing import TO_K_ORDER
+
 INTERPRET = os.environ.get("TRITON_INTERPRET", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -133,14 +135,16 @@ def _q_col(k0, stride_qt, TK: tl.constexpr):
     return tl.multiple_of(tl.cast(k0 // TK, tl.int64) * stride_qt + k0 % TK, 32)
 
 
+_TO_K_ORDER = tl.constexpr(TO_K_ORDER)
+
+
 @triton.jit
-def in_k_order(q, ROWS: tl.constexpr, BLOCK_K: tl.constexpr):
-    """A tile of packed bytes (``ROWS`` rows of ``BLOCK_K``, any shape) put in k order
-    (``packing.K_BITS``): viewed ``[ROWS, BLOCK_K // 32, 2, 2, 2, 2, 2]`` (dimension ``6 - i``:
-    bit ``i`` of the position within the MX block), the dimensions of k bits 4, 3, 2, 1, 0
-    in turn."""
-    s = tl.reshape(q, (ROWS, BLOCK_K // 32, 2, 2, 2, 2, 2))
-    return tl.reshape(tl.permute(s, (0, 1, 4, 5, 2, 3, 6)), q.shape)
+def in_k_order(q):
+    """A tile of packed bytes (rows along its first dimension, whole MX blocks after it, in any
+    shape) put in k order: viewed ``[rows, blocks, 2, 2, 2, 2, 2]`` and permuted by
+    ``packing.TO_K_ORDER``."""
+    s = tl.reshape(q, (q.shape[0], q.numel // q.shape[0] // 32, 2, 2, 2, 2, 2))
+    return tl.reshape(tl.permute(s, _TO_K_ORDER.value), q.shape)
 
 
 @triton.jit
@@ -288,7 +292,7 @@ def mx_dequantize(q_ptr, d_ptr, rs_ptr, w_ptr, N0, N, K, stride_qt, stride_d, TK
     offs_k = kt * BLOCK_K + tl.arange(0, BLOCK_K)
     k0 = kt * BLOCK_K
     q = tl.load(q_ptr + offs_n[:, None].to(tl.int64) * TK + (_q_col(k0, stride_qt, TK) + tl.arange(0, BLOCK_K))[None, :])
-    q = in_k_order(q, BLOCK_N, BLOCK_K)
+    q = in_k_order(q)
     d = tl.load(d_ptr + (k0 // 32 + tl.arange(0, G))[None, :].to(tl.int64) * stride_d + offs_n[:, None])
     w = _decode(q, DOT, DECODE).to(tl.float32)
     f = _block_factor(d, DOT, DECODE, tl.float32) * tl.load(rs_ptr + rows_n)[:, None]
@@ -315,7 +319,7 @@ def _gemv_tile(acc0, acc1, acc2, acc3, q, d, x_ptrs, offs_kk, M, stride_xm, BLOC
                DECODE: tl.constexpr):
     """One K tile (e4m3 bytes ``q``, scale bytes ``d``) into the accumulators of the first
     ``BLOCK_M`` activation rows."""
-    w = _decode(in_k_order(q, q.shape[0], q.shape[1] * 32), tl.float16, DECODE).to(tl.float32)
+    w = _decode(in_k_order(q), tl.float16, DECODE).to(tl.float32)
     f = _block_factor(d, tl.float16, DECODE, tl.float32)
     acc0 = _gemv_row(acc0, w, f, x_ptrs, offs_kk, 0, M, stride_xm)
     if BLOCK_M > 1:

@@ -42,6 +42,9 @@ PAD_N = 256  # any kernel tile (up to 256 rows) covers whole padded rows: no row
 TILE_K = 512  # H100, rounds 4d-5: the M = 1 kernel is fastest here; the tensor-core kernels are within 4%
 E4M3_NAN_MASK = 0x7F  # e4m3fn NaN: S.1111.111
 K_BITS = (0, 3, 4, 1, 2)  # bit i of a byte's position within its MX block is bit K_BITS[i] of its k
+# The kernels' reorder of a stored tile viewed [rows, blocks, 2, 2, 2, 2, 2] (dimension 6 - i:
+# position bit i) into k order: the dimensions of k bits 4, 3, 2, 1, 0 in turn.
+TO_K_ORDER = (0, 1) + tuple(6 - K_BITS.index(b) for b in (4, 3, 2, 1, 0))
 
 
 def stored(k: int) -> int:
