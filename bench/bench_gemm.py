@@ -1,7 +1,8 @@
 """MXFP8 linear-layer benchmark: every installed MXFP8 kernel against the baselines.
 
     python bench/bench_gemm.py [--kernels marlin,emulation] [--shapes 4096x4096,...]
-                               [--ms 1,4,16,64,256,1024,4096] [--out results.json]
+                               [--ms 1,4,16,64,256,1024,4096] [--dtype bfloat16|float16]
+                               [--out results.json]
 
 On the current GPU, for each ``N x K`` weight and each ``M``, it times
 
@@ -11,6 +12,8 @@ On the current GPU, for each ``N x K`` weight and each ``M``, it times
   ``kernel.apply_weights(layer, x)``;
 - ``torch.nn.functional.linear`` in bf16 (cuBLAS) on the MXFP8 weights dequantized to
   bf16 (the same values every kernel multiplies by), the baseline the ratios refer to;
+  with ``--dtype float16`` activations, weights, outputs and this baseline are fp16
+  instead (the table, the JSON keys and the summary then say fp16);
 - the same on the original weights in bf16 (what a bf16 model runs): cuBLAS is 2-3%
   slower on these at M >= 1024 on an H200, whose tensor cores take longer on operands
   with full mantissas than on the four significant bits of dequantized MXFP8 values
@@ -32,7 +35,7 @@ run also reports that floor (a one-element fill timed the same way) and, for M u
 ``--in-graph-max-m``, each call's cost *in a graph*: one graph of ``--in-graph-calls``
 x [flush, call] and one of as many flushes alone, replayed in turn, the difference of
 their median times over the call count. Prints a table per timing (median us, speed-up
-over bf16, fraction of the roofline) and writes everything to ``--out`` as JSON.
+over cuBLAS, fraction of the roofline) and writes everything to ``--out`` as JSON.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import torch
 import torch.nn.functional as F
 
 SHAPES = "4096x4096,14336x4096,4096x14336,8192x8192"
+DTYPES = {"bfloat16": "bf16", "float16": "fp16"}  # --dtype -> the baseline's label
 MS = "1,4,16,64,256,1024,4096"
 
 
@@ -195,6 +199,8 @@ def main() -> int:
     ap.add_argument("--kernels", default=None, help="comma-separated kernel names (default: all supported here)")
     ap.add_argument("--shapes", default=SHAPES, help="comma-separated NxK (out x in features)")
     ap.add_argument("--ms", default=MS, help="comma-separated M (tokens)")
+    ap.add_argument("--dtype", choices=sorted(DTYPES), default="bfloat16",
+                    help="activations, outputs and the cuBLAS baseline (default: bfloat16)")
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--out", default="bench_gemm.json")
     ap.add_argument("--no-baselines", action="store_true", help="skip the fp8 _scaled_mm baseline")
@@ -209,7 +215,8 @@ def main() -> int:
     from mxfp8_core import Mxfp8LinearLayerConfig, dequantize_mxfp8, quantize_mxfp8
 
     torch.manual_seed(0)
-    dtype = torch.bfloat16
+    dtype = getattr(torch, args.dtype)
+    base = DTYPES[args.dtype]  # the baseline's label in the table, the log and the JSON keys
     shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",")]
     ms = [int(v) for v in args.ms.split(",")]
     capability = torch.cuda.get_device_capability()
@@ -236,6 +243,8 @@ def main() -> int:
         "python": platform.python_version(),
         "kernels": names,
         "kernels_skipped": skipped,
+        "dtype": args.dtype,
+        "baseline": base,
         "copy_bandwidth_bytes_per_s": bw,
         "timing": f"CUDA graph replay, L2 flushed (a 256 MiB read) before each, median of {args.reps}",
         "timing_in_graph": f"M <= {args.in_graph_max_m}: graphs of {args.in_graph_calls} x [flush, call] and of "
@@ -249,7 +258,7 @@ def main() -> int:
         except metadata.PackageNotFoundError:
             pass
     print(f"# {info['device']} sm_{capability[0]}{capability[1]}, torch {info['torch']}, "
-          f"triton {info.get('triton')}; copy bandwidth {bw / 1e12:.2f} TB/s; kernels: {', '.join(names)}")
+          f"triton {info.get('triton')}; {args.dtype}; copy bandwidth {bw / 1e12:.2f} TB/s; kernels: {', '.join(names)}")
     print(f"# floor (a one-element fill): {floor['alone']:.2f} us replayed alone, {floor['in_graph']:.2f} us in a graph")
     if skipped:
         print("# not supported here: " + "; ".join(f"{n} ({r})" for n, r in sorted(skipped.items())))
@@ -258,7 +267,7 @@ def main() -> int:
     for n, k in shapes:
         w = torch.randn(n, k, device="cuda") * 0.02
         q, s = quantize_mxfp8(w)
-        w_bf16 = dequantize_mxfp8(q, s, dtype)
+        w_deq = dequantize_mxfp8(q, s, dtype)
         w_orig = w.to(dtype)
         w_fp8 = q  # per-tensor baseline: the same e4m3 values with scale 1
         roofline_us = n * k * (1 + 1 / 32) / bw * 1e6
@@ -276,14 +285,14 @@ def main() -> int:
             layers[name] = (kernel, layer)
         for m in ms:
             x = torch.randn(m, k, device="cuda").to(dtype)
-            ref = x.float() @ w_bf16.float().T
+            ref = x.float() @ w_deq.float().T
             row = {"N": n, "K": k, "M": m, "roofline_us": roofline_us, "flop": 2 * m * n * k}
             in_graph = m <= args.in_graph_max_m
-            row["bf16_us"] = graph_time_us(lambda: F.linear(x, w_bf16), args.reps, flush)
-            row["bf16_orig_us"] = graph_time_us(lambda: F.linear(x, w_orig), args.reps, flush)
+            row[f"{base}_us"] = graph_time_us(lambda: F.linear(x, w_deq), args.reps, flush)
+            row[f"{base}_orig_us"] = graph_time_us(lambda: F.linear(x, w_orig), args.reps, flush)
             if in_graph:
-                row["bf16_in_graph_us"] = in_graph_us(lambda: F.linear(x, w_bf16), args.reps, flush,
-                                                      args.in_graph_calls)
+                row[f"{base}_in_graph_us"] = in_graph_us(lambda: F.linear(x, w_deq), args.reps, flush,
+                                                         args.in_graph_calls)
             if not args.no_baselines:
                 try:
                     x8 = x.to(torch.float8_e4m3fn)
@@ -306,9 +315,9 @@ def main() -> int:
                 except Exception as exc:  # noqa: BLE001
                     row[f"{name}_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             rows.append(row)
-            print(format_row(row, names), flush=True)
+            print(format_row(row, names, base), flush=True)
             del x, ref
-        del layers, w, q, s, w_bf16, w_orig
+        del layers, w, q, s, w_deq, w_orig
         torch.cuda.empty_cache()
 
     table = render(rows, names, info)
@@ -322,15 +331,16 @@ def main() -> int:
     return 0
 
 
-def format_row(row: dict, names: list[str]) -> str:
-    parts = [f"{row['N']}x{row['K']} M={row['M']}: bf16 {row['bf16_us']:.1f}us (original weights "
-             f"{row['bf16_orig_us']:.1f}us)"]
+def format_row(row: dict, names: list[str], base: str) -> str:
+    parts = [f"{row['N']}x{row['K']} M={row['M']}: {base} {row[f'{base}_us']:.1f}us (original weights "
+             f"{row[f'{base}_orig_us']:.1f}us)"]
     for name in names:
         if f"{name}_us" in row:
-            parts.append(f"{name} {row[f'{name}_us']:.1f}us (x{row['bf16_us'] / row[f'{name}_us']:.2f})")
+            parts.append(f"{name} {row[f'{name}_us']:.1f}us (x{row[f'{base}_us'] / row[f'{name}_us']:.2f})")
             if f"{name}_in_graph_us" in row:
-                parts.append(f"in a graph: bf16 {row['bf16_in_graph_us']:.1f}us, {name} "
-                             f"{row[f'{name}_in_graph_us']:.1f}us (x{row['bf16_in_graph_us'] / row[f'{name}_in_graph_us']:.2f})")
+                ref = row[f"{base}_in_graph_us"]
+                parts.append(f"in a graph: {base} {ref:.1f}us, {name} "
+                             f"{row[f'{name}_in_graph_us']:.1f}us (x{ref / row[f'{name}_in_graph_us']:.2f})")
         elif f"{name}_error" in row:
             parts.append(f"{name} ERROR {row[f'{name}_error']}")
     return "  ".join(parts)
@@ -338,18 +348,20 @@ def format_row(row: dict, names: list[str]) -> str:
 
 def render(rows: list[dict], names: list[str], info: dict, timing: str = "us") -> str:
     """A markdown table of the rows timed by ``timing`` (``us``: each call replayed alone;
-    ``in_graph_us``: in a graph of many calls): median us, speed-up over bf16 (x), fraction
-    of the roofline, and the geomean of the speed-up per M regime."""
-    rows = [r for r in rows if f"bf16_{timing}" in r]
-    head = ["N x K", "M", "bf16 us"] + (["bf16 orig us", "fp8 pt us"] if timing == "us" else [])
+    ``in_graph_us``: in a graph of many calls): median us, speed-up over cuBLAS (x), fraction
+    of the roofline, and the geomean of the speed-up per M regime. The baseline is cuBLAS in
+    ``info["baseline"]``'s dtype (bf16 in runs that predate the option)."""
+    b = info.get("baseline", "bf16")
+    rows = [r for r in rows if f"{b}_{timing}" in r]
+    head = ["N x K", "M", f"{b} us"] + ([f"{b} orig us", "fp8 pt us"] if timing == "us" else [])
     for name in names:
         head += [f"{name} us", f"{name} x", f"{name} roof"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        base = r[f"bf16_{timing}"]
+        base = r[f"{b}_{timing}"]
         cells = [f"{r['N']}x{r['K']}", str(r["M"]), f"{base:.1f}"]
         if timing == "us":
-            cells.append(f"{r.get('bf16_orig_us', float('nan')):.1f}")
+            cells.append(f"{r.get(f'{b}_orig_us', float('nan')):.1f}")
             cells.append(f"{r.get('fp8_scaled_mm_us', float('nan')):.1f}")
         for name in names:
             us = r.get(f"{name}_{timing}")
@@ -361,8 +373,8 @@ def render(rows: list[dict], names: list[str], info: dict, timing: str = "us") -
         lines.append("| " + " | ".join(cells) + " |")
     summary = []
     # The original weights' baseline is timed alone only.
-    baselines = [(f"bf16_{timing}", "bf16")] + ([("bf16_orig_us", "bf16 on the original weights")]
-                                                if timing == "us" else [])
+    baselines = [(f"{b}_{timing}", b)] + ([(f"{b}_orig_us", f"{b} on the original weights")]
+                                          if timing == "us" else [])
     for name in names:
         timed = [r for r in rows if f"{name}_{timing}" in r]
         for label, sel in (("M<=16", lambda m: m <= 16), ("M=64,256", lambda m: m in (64, 256)),

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Round 28's device runs (bench/notes_marlin.md, round 28): the shipped HEAD measured again.
+#   part 1: the benchmark with bf16 activations (the issue's table), then with fp16 ones
+#           (bench_gemm.py --dtype float16: fp16 activations, outputs and cuBLAS baseline);
+#   part 2: the whole suite, then two A/B probes at 4096x4096 (the table's config against
+#           split-K halved at M = 4 and 16, and against the 256-row tile split in four at
+#           M = 256).
+# Each step gets what is left of a 560-second call; results end up in $OUT/round28_PART.tgz
+# (the device tool returns at most 8 files).
+#   OUT=dir bash bench/results/round28/device.sh COMMIT PART
+set -uo pipefail
+out=${OUT:-round28}
+work=$(mktemp -d)/r28
+mkdir -p "$out" "$work"
+part=${2:-1}
+source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
+case "$part" in
+1)
+    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
+    grep -v "^#" "$work/bench_$card.txt" | tail -12
+    step 200 "bench_fp16_$card" bash -c "cd bench && python3 bench_gemm.py --dtype float16 --out $work/marlin_fp16_$card.json"
+    grep -v "^#" "$work/bench_fp16_$card.txt" | tail -12 ;;
+2)
+    step 300 "suite_$card" python3 -m pytest -q -n 8 -p no:cacheprovider -rs
+    tail -3 "$work/suite_$card.txt"
+    tools=plugins/marlin/tools
+    step 90 "ab_split2_$card" python3 $tools/ab_probe.py --cases 4096x4096:4,4096x4096:16 --set split_k=2 \
+        --rounds 3 --out "$work/ab_split2_$card.json"
+    cat "$work/ab_split2_$card.txt"
+    step 90 "ab_bm256_sk4_$card" python3 $tools/ab_probe.py --cases 4096x4096:256 --set block_m=256,split_k=4 \
+        --rounds 3 --out "$work/ab_bm256_sk4_$card.json"
+    cat "$work/ab_bm256_sk4_$card.txt" ;;
+esac
+tar -C "$(dirname "$work")" -czf "$out/round28_$part.tgz" r28
