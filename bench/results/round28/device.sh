@@ -2,9 +2,9 @@
 # Round 28's device runs (bench/notes_marlin.md, round 28): the shipped HEAD measured again.
 #   part 1: the benchmark with bf16 activations (the issue's table), then with fp16 ones
 #           (bench_gemm.py --dtype float16: fp16 activations, outputs and cuBLAS baseline);
-#   part 2: the whole suite, then two A/B probes at 4096x4096 (the table's config against
-#           split-K halved at M = 4 and 16, and against the 256-row tile split in four at
-#           M = 256).
+#   part 2: the whole suite, then A/B probes of the table's config against: split-K halved
+#           and doubled at 4096x4096, M = 4 and 16; the 256-row tile split in four at
+#           M = 256 (4096x4096, 4096x14336), and split in two (4096x4096).
 # Each step gets what is left of a 560-second call; results end up in $OUT/round28_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round28/device.sh COMMIT PART
@@ -27,8 +27,14 @@ case "$part" in
     step 90 "ab_split2_$card" python3 $tools/ab_probe.py --cases 4096x4096:4,4096x4096:16 --set split_k=2 \
         --rounds 3 --out "$work/ab_split2_$card.json"
     cat "$work/ab_split2_$card.txt"
-    step 90 "ab_bm256_sk4_$card" python3 $tools/ab_probe.py --cases 4096x4096:256 --set block_m=256,split_k=4 \
-        --rounds 3 --out "$work/ab_bm256_sk4_$card.json"
-    cat "$work/ab_bm256_sk4_$card.txt" ;;
+    step 90 "ab_split8_$card" python3 $tools/ab_probe.py --cases 4096x4096:4,4096x4096:16 --set split_k=8 \
+        --rounds 3 --out "$work/ab_split8_$card.json"
+    cat "$work/ab_split8_$card.txt"
+    step 90 "ab_bm256_sk4_$card" python3 $tools/ab_probe.py --cases 4096x4096:256,4096x14336:256 \
+        --set block_m=256,split_k=4 --rounds 3 --out "$work/ab_bm256_sk4_$card.json"
+    cat "$work/ab_bm256_sk4_$card.txt"
+    step 90 "ab_bm256_sk2_$card" python3 $tools/ab_probe.py --cases 4096x4096:256 --set block_m=256,split_k=2 \
+        --rounds 3 --out "$work/ab_bm256_sk2_$card.json"
+    cat "$work/ab_bm256_sk2_$card.txt" ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round28_$part.tgz" r28
