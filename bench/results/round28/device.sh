@@ -4,7 +4,9 @@
 #           (bench_gemm.py --dtype float16: fp16 activations, outputs and cuBLAS baseline);
 #   part 2: the whole suite, then A/B probes of the table's config against: split-K halved
 #           and doubled at 4096x4096, M = 4 and 16; the 256-row tile split in four at
-#           M = 256 (4096x4096, 4096x14336), and split in two (4096x4096).
+#           M = 256 (4096x4096, 4096x14336), and split in two (4096x4096);
+#   part 3: split-K halved for the 64-row wgmma tile (M = 64 to 128), then the benchmark
+#           (bf16).
 # Each step gets what is left of a 560-second call; results end up in $OUT/round28_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round28/device.sh COMMIT PART
@@ -36,5 +38,16 @@ case "$part" in
     step 90 "ab_bm256_sk2_$card" python3 $tools/ab_probe.py --cases 4096x4096:256 --set block_m=256,split_k=2 \
         --rounds 3 --out "$work/ab_bm256_sk2_$card.json"
     cat "$work/ab_bm256_sk2_$card.txt" ;;
+3)
+    tools=plugins/marlin/tools
+    step 60 "ab_m64_split2_$card" python3 $tools/ab_probe.py --cases 4096x4096:64,4096x14336:64,1024x4096:64 \
+        --set split_k=2 --rounds 3 --out "$work/ab_m64_split2_$card.json"
+    cat "$work/ab_m64_split2_$card.txt"
+    step 60 "ab_m64_split1_$card" python3 $tools/ab_probe.py \
+        --cases 8192x8192:64,4096x4096:96,4096x4096:128,4096x14336:128 --set split_k=1 --rounds 3 \
+        --out "$work/ab_m64_split1_$card.json"
+    cat "$work/ab_m64_split1_$card.txt"
+    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
+    grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round28_$part.tgz" r28
