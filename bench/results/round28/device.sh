@@ -7,6 +7,8 @@
 #           M = 256 (4096x4096, 4096x14336), and split in two (4096x4096);
 #   part 3: split-K halved for the 64-row wgmma tile (M = 64 to 128), then the benchmark
 #           (bf16).
+#   part 4: the split-K skew at M = 256: one or two K tiles for the 128-row tile (none in
+#           the table), two for the 256-row tile at 8192x8192 (four in the table).
 # Each step gets what is left of a 560-second call; results end up in $OUT/round28_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round28/device.sh COMMIT PART
@@ -49,5 +51,15 @@ case "$part" in
     cat "$work/ab_m64_split1_$card.txt"
     step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
     grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
+4)
+    tools=plugins/marlin/tools
+    for skew in 1 2; do
+        step 60 "ab_skew${skew}_128_$card" python3 $tools/ab_probe.py --cases 4096x4096:256,4096x14336:256 \
+            --set split_skew=$skew --rounds 3 --out "$work/ab_skew${skew}_128_$card.json"
+        cat "$work/ab_skew${skew}_128_$card.txt"
+    done
+    step 60 "ab_skew2_256_$card" python3 $tools/ab_probe.py --cases 8192x8192:256 --set split_skew=2 \
+        --rounds 3 --out "$work/ab_skew2_256_$card.json"
+    cat "$work/ab_skew2_256_$card.txt" ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round28_$part.tgz" r28
