@@ -9,6 +9,8 @@
 #           (bf16).
 #   part 4: the split-K skew at M = 256: one or two K tiles for the 128-row tile (none in
 #           the table), two for the 256-row tile at 8192x8192 (four in the table).
+#   part 5: after the 128-row tile's skew of two went into the table: the marlin GPU tests,
+#           then the benchmark (bf16).
 # Each step gets what is left of a 560-second call; results end up in $OUT/round28_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round28/device.sh COMMIT PART
@@ -61,5 +63,10 @@ case "$part" in
     step 60 "ab_skew2_256_$card" python3 $tools/ab_probe.py --cases 8192x8192:256 --set split_skew=2 \
         --rounds 3 --out "$work/ab_skew2_256_$card.json"
     cat "$work/ab_skew2_256_$card.txt" ;;
+5)
+    step 200 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    tail -2 "$work/tests_$card.txt"
+    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
+    grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round28_$part.tgz" r28

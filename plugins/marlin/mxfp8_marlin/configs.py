@@ -147,11 +147,16 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
-# The 256-row tile split in two: the first split hands 4 of its K tiles to the second, so
-# that its 128 KB partial is stored while the second still computes (round 20g, 8192x8192
-# at M = 256: 56.1-56.3 us against 58.1; the split-K fix-up cost about 9 us there, round
-# 20d). The 128-row tile's partial is half as large: there it measured 0-1% slower.
-PINGPONG_SKEW = 4
+# A pingpong tile split in two: the first split hands this many of its K tiles (by the
+# tile's rows) to the second, so that its partial is stored while the second still
+# computes. 256 rows (a 128 KB partial): round 20g, 8192x8192 at M = 256 56.1-56.3 us
+# against 58.1 (the fix-up cost about 9 us there, round 20d); two tiles 0.7 us slower than
+# four (round 28). 128 rows (64 KB): four tiles were 0-1% slower (round 20g), two 2-3%
+# faster at 4096x4096 (M = 256 26.3-26.8 -> 25.6-26.1 us, M = 200 26.3-26.6 -> 25.8-26.0)
+# and 1% at 4096x14336, M = 256 (round 28). The 128-row tile gets it only within one wave:
+# past one, its split tiles run persistent, whose ring wants a skew of whole stage
+# passes (persistent_fits), and that was not measured.
+PINGPONG_SKEW = {256: 4, 128: 2}
 PINGPONG_COST = (0.0, 220.0)  # the kernel's time over cuBLAS: 1 + a + b / K
 DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 
@@ -339,8 +344,9 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
             if (split := tail_split(output_tiles(m, n, cfg), k // cfg.block_k, num_sms)) > 1:
                 cfg = replace(cfg, split_k=split, split_tail=True)
-    if cfg.strategy == "pingpong" and cfg.block_m == 256 and cfg.split_k == 2 and "split_skew" not in dict(overrides):
-        cfg = replace(cfg, split_skew=PINGPONG_SKEW)
+    if (cfg.strategy == "pingpong" and cfg.split_k == 2 and "split_skew" not in dict(overrides)
+            and (cfg.block_m == 256 or not cfg.split_tail)):
+        cfg = replace(cfg, split_skew=PINGPONG_SKEW[cfg.block_m])
     if (cfg.strategy == "pingpong" and "persistent" not in dict(overrides) and output_tiles(m, n, cfg) > num_sms
             and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages, cfg.split_skew)):
         cfg = replace(cfg, persistent=True)

@@ -260,8 +260,9 @@ def check_every_output(x, args, w32, kernel, cfg):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
-@pytest.mark.parametrize("split,skew,tail,persistent", [(2, 4, False, False), (3, 1, False, False),
-                                                        (2, 4, True, True), (2, 1, True, False)])
+@pytest.mark.parametrize("split,skew,tail,persistent", [(2, 4, False, False), (2, 2, False, False),
+                                                        (3, 1, False, False), (2, 4, True, True),
+                                                        (2, 1, True, False)])
 @pytest.mark.parametrize("cfg", WGMMA, ids=lambda c: c.describe().replace(" ", "_"))
 def test_wgmma_kernel_split_skew(cfg, split, skew, tail, persistent, monkeypatch):
     """``split_skew``: the first split of each tile hands K tiles to the second; every output

@@ -329,9 +329,14 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert tail.persistent and pick(4096, 4096, 4096).persistent and pick(1024, 8192, 8192).persistent
         assert not pick(1024, 4096, 4096).persistent and not pick(256, 8192, 8192).persistent
         assert not pick(256, 4096, 4096).persistent  # 64 tiles split in two
-        # the 256-row tile split in two: the first split hands four K tiles to the second
+        # a tile split in two: the first split hands K tiles to the second, four of the
+        # 256-row tile's and two of the 128-row tile's (within one wave only)
         assert pick(256, 8192, 8192).split_skew == 4 and tail.split_skew == 4
-        assert pick(256, 4096, 4096).split_skew == 0 and pick(1024, 8192, 8192).split_skew == 0
+        assert pick(256, 4096, 4096).split_skew == 2 and pick(256, 4096, 14336).split_skew == 2
+        assert pick(1024, 8192, 8192).split_skew == 0 and pick(384, 4096, 4096).split_skew == 0  # not split
+        assert pick(256, 2048, 4096).split_skew == 0  # split in four
+        past_wave = pick(300, 8192, 2048)  # 192 128-row tiles: the last wave's 60 split, persistent
+        assert (past_wave.block_m, past_wave.split_tail, past_wave.split_skew, past_wave.persistent) == (128, True, 0, True)
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
         assert pick(64, 4096, 4096).split_k == 4 and pick(128, 4096, 4096).split_k == 2  # 8 and 16 K tiles
