@@ -346,7 +346,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
                 cfg = replace(cfg, split_k=split, split_tail=True)
     if (cfg.strategy == "pingpong" and cfg.split_k == 2 and "split_skew" not in dict(overrides)
             and (cfg.block_m == 256 or not cfg.split_tail)):
-        cfg = replace(cfg, split_skew=PINGPONG_SKEW[cfg.block_m])
+        cfg = replace(cfg, split_skew=PINGPONG_SKEW.get(cfg.block_m, 0))  # other tiles: run_gemm refuses them
     if (cfg.strategy == "pingpong" and "persistent" not in dict(overrides) and output_tiles(m, n, cfg) > num_sms
             and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages, cfg.split_skew)):
         cfg = replace(cfg, persistent=True)

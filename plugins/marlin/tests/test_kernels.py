@@ -335,6 +335,9 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert pick(256, 4096, 4096).split_skew == 2 and pick(256, 4096, 14336).split_skew == 2
         assert pick(1024, 8192, 8192).split_skew == 0 and pick(384, 4096, 4096).split_skew == 0  # not split
         assert pick(256, 2048, 4096).split_skew == 0  # split in four
+        # a tile outside the table (asked for explicitly) gets no skew; run_gemm names the problem
+        odd = configs.choose(256, 4096, 4096, 132, (("block_m", 64), ("split_k", 2)), tile_k=512, wgmma=True)
+        assert (odd.strategy, odd.split_skew) == ("pingpong", 0)
         past_wave = pick(300, 8192, 2048)  # 192 128-row tiles: the last wave's 60 split, persistent
         assert (past_wave.block_m, past_wave.split_tail, past_wave.split_skew, past_wave.persistent) == (128, True, 0, True)
     if ready:
