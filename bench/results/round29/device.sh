@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Round 29's device runs (bench/notes_marlin.md, round 29).
+#   part 1: the marlin GPU tests and the benchmark (bf16) at the shipped HEAD, then what
+#           bounds M <= 16 on the H100 (round 21 measured it on the H200 only): a bare TMA
+#           read of the packed weight (tools/stream_probe.py --parts bare), timed alone and
+#           in a graph of ten calls, as the benchmark's two tables are.
+# Each step gets what is left of a 560-second call; results end up in $OUT/round29_PART.tgz
+# (the device tool returns at most 8 files).
+#   OUT=dir bash bench/results/round29/device.sh COMMIT PART
+set -uo pipefail
+out=${OUT:-round29}
+work=$(mktemp -d)/r29
+mkdir -p "$out" "$work"
+part=${2:-1}
+source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
+tools=plugins/marlin/tools
+case "$part" in
+1)
+    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    tail -2 "$work/tests_$card.txt"
+    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
+    grep -v "^#" "$work/bench_$card.txt" | tail -12
+    step 90 "bare_alone_$card" python3 $tools/stream_probe.py --parts bare --tks 512 --stages 4,6 --ms 1 \
+        --out "$work/bare_alone_$card.json"
+    step 90 "bare_graph_$card" python3 $tools/stream_probe.py --parts bare --tks 512 --stages 4,6 --ms 1 \
+        --in-graph 10 --out "$work/bare_graph_$card.json"
+    grep -h "floor\|default\|cuBLAS" "$work"/bare_*_$card.txt ;;
+esac
+tar -C "$(dirname "$work")" -czf "$out/round29_$part.tgz" r29
