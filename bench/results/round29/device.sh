@@ -4,6 +4,9 @@
 #           bounds M <= 16 on the H100 (round 21 measured it on the H200 only): a bare TMA
 #           read of the packed weight (tools/stream_probe.py --parts bare), timed alone and
 #           in a graph of ten calls, as the benchmark's two tables are.
+#   part 2: the split-K fix-up taken apart (tools/fixup_probe.py: the shipped kernel against
+#           copies without the partial's store, the wait, the load, or the whole fix-up) at
+#           the three M = 256 points split in two.
 # Each step gets what is left of a 560-second call; results end up in $OUT/round29_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round29/device.sh COMMIT PART
@@ -25,5 +28,9 @@ case "$part" in
     step 90 "bare_graph_$card" python3 $tools/stream_probe.py --parts bare --tks 512 --stages 4,6 --ms 1 \
         --in-graph 10 --out "$work/bare_graph_$card.json"
     grep -h "floor\|default\|cuBLAS" "$work"/bare_*_$card.txt ;;
+2)
+    step 300 "fixup_$card" python3 $tools/fixup_probe.py --cases 8192x8192:256,4096x4096:256,4096x14336:256 \
+        --rounds 3 --out "$work/fixup_$card.json"
+    cat "$work/fixup_$card.txt" ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round29_$part.tgz" r29
