@@ -7,6 +7,10 @@
 #   part 2: the split-K fix-up taken apart (tools/fixup_probe.py: the shipped kernel against
 #           copies without the partial's store, the wait, the load, or the whole fix-up) at
 #           the three M = 256 points split in two.
+#   part 3: the split-K partials stored in the accumulator's register order (16-byte
+#           accesses, each warp's side by side): the marlin GPU tests; A/B against the
+#           previous _gluon.py (OLD=commit, default HEAD~1) at split points of both Gluon
+#           kernels; the fix-up taken apart again; the benchmark (bf16).
 # Each step gets what is left of a 560-second call; results end up in $OUT/round29_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round29/device.sh COMMIT PART
@@ -32,5 +36,18 @@ case "$part" in
     step 300 "fixup_$card" python3 $tools/fixup_probe.py --cases 8192x8192:256,4096x4096:256,4096x14336:256 \
         --rounds 3 --out "$work/fixup_$card.json"
     cat "$work/fixup_$card.txt" ;;
+3)
+    git show "${OLD:-HEAD~1}":plugins/marlin/mxfp8_marlin/_gluon.py > "$work/old_gluon.py"
+    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    tail -2 "$work/tests_$card.txt"
+    step 150 "ab_fragments_$card" python3 $tools/ab_probe.py --b-gluon "$work/old_gluon.py" --rounds 3 \
+        --cases 8192x8192:256,4096x4096:256,4096x14336:256,4096x4096:16,4096x4096:64,8192x8192:16,14336x4096:1024 \
+        --out "$work/ab_fragments_$card.json"
+    cat "$work/ab_fragments_$card.txt"
+    step 90 "fixup_$card" python3 $tools/fixup_probe.py --cases 8192x8192:256,4096x4096:256,4096x14336:256 \
+        --rounds 3 --out "$work/fixup_$card.json"
+    cat "$work/fixup_$card.txt"
+    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
+    grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round29_$part.tgz" r29

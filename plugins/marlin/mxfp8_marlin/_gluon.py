@@ -252,12 +252,11 @@ def mx_w8a16_wgmma(
     for s in gl.static_range(STAGES):
         mbarrier.invalidate(bars.index(s))
 
-    offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if splits == 1:
         _epilogue(acc, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, num_warps)
     else:
-        _split_k_fixup(acc, slot, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n,
-                       offs_m, n0, m0, M, N, stride_ym, HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps)
+        _split_k_fixup(acc, slot, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, n0, m0, M, N, stride_ym,
+                       HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps)
 
 
 @gluon.jit
@@ -405,12 +404,11 @@ def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_p
         acc = _ws_issue(acc, w_next, x_bufs, turns, i, later, C, CONSUMERS, STAGES, True)
         w = w_next
     acc = _ws_retire(acc, w, empty, count - 1, STAGES)
-    offs_m = m0 + gl.arange(0, BLOCK_M, layout=gl.SliceLayout(0, mma))
     if splits == 1:
         _epilogue(acc, rs, shift, y_ptr, n_c, m0, M, N, stride_ym, HAS_BIAS, 4)
     else:
-        _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n,
-                       offs_m, n_c, m0, M, N, stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
+        _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, n_c, m0, M, N,
+                       stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
     return base + count
 
 
@@ -476,9 +474,9 @@ def mx_w8a16_wgmma_ws(
 
 
 @gluon.jit
-def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n, offs_m, n0, m0, M, N,
-                   stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
-                   mma: gl.constexpr, WARPS: gl.constexpr):
+def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr, n0, m0, M, N, stride_ym,
+                   HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr, mma: gl.constexpr,
+                   WARPS: gl.constexpr):
     """Sum the tile's split-K partials in split order (deterministic) and run the epilogue,
     in the split that arrives last; two counters a tile (``cnt[2 * slot]``, ``+ 1``).
 
@@ -489,18 +487,23 @@ def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr,
     reading both. It waits only for a split that has arrived, i.e. is running: nothing
     depends on the order in which programs start. More splits: each stores its partial,
     then arrives; the last reads them all (taking the arrival first added 0.5-0.7 us a
-    call at M <= 16 with four splits, round 19c: more than the one partial saved)."""
-    offs_tile = gl.expand_dims(offs_n - n0, 1) * BLOCK_M + gl.expand_dims(offs_m - m0, 0)
+    call at M <= 16 with four splits, round 19c: more than the one partial saved).
+
+    A partial is stored in the accumulator's register order (``_fragments``), not the
+    tile's: each warp then moves 512 contiguous bytes an instruction instead of 8 rows of
+    32 (round 29: the last split's load was most of the fix-up)."""
+    part = _fragments(acc, BLOCK_N, BLOCK_M)
+    offs = _fragment_offsets(part)
     tile_ws = ws_ptr + slot.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
-    own = tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs_tile
+    own = tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs
     if SPLIT_K == 2:
         arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
         if arrived == 0:
-            gl.store(own, acc)
+            gl.store(own, part)
             gl.thread_barrier()  # the whole partial stored before one thread releases it
             gl.atomic_add(cnt_ptr + 2 * slot + 1, 1, sem="release", scope="gpu")
     else:
-        gl.store(own, acc)
+        gl.store(own, part)
         gl.thread_barrier()  # every partial stored before one thread releases the counter
         arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="acq_rel", scope="gpu")
     if arrived == SPLIT_K - 1:
@@ -509,14 +512,47 @@ def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr,
             while stored == 0:
                 stored = gl.atomic_add(cnt_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
             gl.thread_barrier()  # the other threads read after the acquire
-            total = acc + gl.load(tile_ws + (1 - pid_k) * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+            other = gl.load(tile_ws + (1 - pid_k) * (BLOCK_N * BLOCK_M) + offs, cache_modifier=".cg")
+            total = acc + _tile_of(other, BLOCK_N, BLOCK_M, mma)
         else:
-            total = gl.load(tile_ws + offs_tile, cache_modifier=".cg")
-            for part in range(1, SPLIT_K):
-                total += gl.load(tile_ws + part * (BLOCK_N * BLOCK_M) + offs_tile, cache_modifier=".cg")
+            sums = gl.load(tile_ws + offs, cache_modifier=".cg")
+            for k in range(1, SPLIT_K):
+                sums += gl.load(tile_ws + k * (BLOCK_N * BLOCK_M) + offs, cache_modifier=".cg")
+            total = _tile_of(sums, BLOCK_N, BLOCK_M, mma)
         gl.store(cnt_ptr + 2 * slot, 0)
         gl.store(cnt_ptr + 2 * slot + 1, 0)
         _epilogue(total, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
+
+
+# The wgmma accumulator of ``[ROWS, COLS]`` (warps of 16 rows; a thread holds rows
+# lane / 4 and + 8, columns 2 * (lane % 4) + {0, 1} of every 8) viewed without data
+# movement as ``[ROWS * COLS / 128, 32, 4]``: the last dimension a thread's four
+# consecutive registers (rows {0, 8} x columns {0, 1}), the middle one the lanes. Stored at
+# ``_fragment_offsets``, each warp's 16-byte pieces lie side by side. Any other layout
+# would only make the accesses narrower: the view is a bijection of the tile, undone by
+# ``_tile_of``.
+@gluon.jit
+def _fragments(t, ROWS: gl.constexpr, COLS: gl.constexpr):
+    t = gl.reshape(t, [ROWS // 16, 2, 8, COLS // 16, 2, 4, 2])  # n = (w, r1, lane / 4), m = (j, j0, lane % 4, r0)
+    return gl.reshape(gl.permute(t, (3, 4, 0, 2, 5, 1, 6)), [ROWS * COLS // 128, 32, 4])
+
+
+@gluon.jit
+def _tile_of(v, ROWS: gl.constexpr, COLS: gl.constexpr, mma: gl.constexpr):
+    """The inverse of ``_fragments``, in the accumulator layout ``mma``."""
+    t = gl.permute(gl.reshape(v, [COLS // 16, 2, ROWS // 16, 8, 4, 2, 2]), (2, 5, 3, 0, 1, 4, 6))
+    return gl.convert_layout(gl.reshape(t, [ROWS, COLS]), mma, assert_trivial=True)
+
+
+@gluon.jit
+def _fragment_offsets(v):
+    """Row-major offsets of ``v`` (``[R, 32, 4]``), in its layout."""
+    lay: gl.constexpr = v.type.layout
+    i0 = gl.arange(0, v.shape[0], layout=gl.SliceLayout(1, gl.SliceLayout(2, lay)))
+    i1 = gl.arange(0, 32, layout=gl.SliceLayout(0, gl.SliceLayout(2, lay)))
+    i2 = gl.arange(0, 4, layout=gl.SliceLayout(0, gl.SliceLayout(1, lay)))
+    return (gl.expand_dims(gl.expand_dims(i0, 1), 2) * 128 + gl.expand_dims(gl.expand_dims(i1, 0), 2) * 4
+            + gl.expand_dims(gl.expand_dims(i2, 0), 1))
 
 
 @gluon.jit

@@ -33,20 +33,19 @@ from probe_common import Case, check_rounds, parse_cases, timed_rounds
 SOURCE = Path(__file__).resolve().parents[1] / "mxfp8_marlin" / "_gluon.py"
 # variant -> (text in _split_k_fixup, its replacement); each must occur exactly once
 EDITS = {
-    "no_store": ("        if arrived == 0:\n            gl.store(own, acc)\n",
+    "no_store": ("        if arrived == 0:\n            gl.store(own, part)\n",
                  "        if arrived == 0:\n"),
     "no_wait": ("            while stored == 0:\n", "            while stored < 0:\n"),
-    "no_load": ("            total = acc + gl.load(tile_ws + (1 - pid_k) * (BLOCK_N * BLOCK_M) + offs_tile, "
-                "cache_modifier=\".cg\")\n",
+    "no_load": ("            total = acc + _tile_of(other, BLOCK_N, BLOCK_M, mma)\n",
                 "            total = acc\n"),
     "none": ("def _split_k_fixup(", "def _split_k_fixup_shipped("),
 }
 NO_FIXUP = '''
 
 @gluon.jit
-def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr, offs_n, offs_m, n0, m0, M, N,
-                   stride_ym, HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr,
-                   mma: gl.constexpr, WARPS: gl.constexpr):
+def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr, n0, m0, M, N, stride_ym,
+                   HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr, mma: gl.constexpr,
+                   WARPS: gl.constexpr):
     _epilogue(acc, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
 '''
 
