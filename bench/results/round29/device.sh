@@ -9,8 +9,10 @@
 #           the three M = 256 points split in two.
 #   part 3: the split-K partials stored in the accumulator's register order (16-byte
 #           accesses, each warp's side by side): the marlin GPU tests; A/B against the
-#           previous _gluon.py (OLD=commit, default HEAD~1) at split points of both Gluon
-#           kernels; the fix-up taken apart again; the benchmark (bf16).
+#           previous _gluon.py at split points of both Gluon kernels; the fix-up taken
+#           apart again; the benchmark (bf16). The previous kernels are written here first
+#           (the device gets no git history):
+#             git show 2a238ce:plugins/marlin/mxfp8_marlin/_gluon.py > plugins/marlin/tools/_gluon_2a238ce.py
 # Each step gets what is left of a 560-second call; results end up in $OUT/round29_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round29/device.sh COMMIT PART
@@ -37,7 +39,7 @@ case "$part" in
         --rounds 3 --out "$work/fixup_$card.json"
     cat "$work/fixup_$card.txt" ;;
 3)
-    git show "${OLD:-HEAD~1}":plugins/marlin/mxfp8_marlin/_gluon.py > "$work/old_gluon.py"
+    cp $tools/_gluon_2a238ce.py "$work/old_gluon.py" || exit 1
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
     step 150 "ab_fragments_$card" python3 $tools/ab_probe.py --b-gluon "$work/old_gluon.py" --rounds 3 \
