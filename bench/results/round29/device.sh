@@ -13,6 +13,8 @@
 #           apart again; the benchmark (bf16). The previous kernels are written here first
 #           (the device gets no git history):
 #             git show 2a238ce:plugins/marlin/mxfp8_marlin/_gluon.py > plugins/marlin/tools/_gluon_2a238ce.py
+#   part 4: with the cheaper partials, the split-K skew again (the table's against less), and
+#           the whole suite.
 # Each step gets what is left of a 560-second call; results end up in $OUT/round29_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round29/device.sh COMMIT PART
@@ -51,5 +53,18 @@ case "$part" in
     cat "$work/fixup_$card.txt"
     step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
     grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
+4)
+    for skew in 0 1; do
+        step 60 "ab_skew${skew}_128_$card" python3 $tools/ab_probe.py --cases 4096x4096:256,4096x14336:256 \
+            --set split_skew=$skew --rounds 3 --out "$work/ab_skew${skew}_128_$card.json"
+        cat "$work/ab_skew${skew}_128_$card.txt"
+    done
+    for skew in 0 2; do
+        step 60 "ab_skew${skew}_256_$card" python3 $tools/ab_probe.py --cases 8192x8192:256,14336x4096:1024 \
+            --set split_skew=$skew --rounds 3 --out "$work/ab_skew${skew}_256_$card.json"
+        cat "$work/ab_skew${skew}_256_$card.txt"
+    done
+    step 250 "suite_$card" python3 -m pytest -q -n 8 -p no:cacheprovider -rs
+    tail -3 "$work/suite_$card.txt" ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round29_$part.tgz" r29
