@@ -15,6 +15,8 @@
 #             git show 2a238ce:plugins/marlin/mxfp8_marlin/_gluon.py > plugins/marlin/tools/_gluon_2a238ce.py
 #   part 4: with the cheaper partials, the split-K skew again (the table's against less), and
 #           the whole suite.
+#   part 5: the register-order partials give the previous kernels' outputs bit for bit
+#           (ab_probe.py --same, the previous _gluon.py as in part 3); the benchmark again.
 # Each step gets what is left of a 560-second call; results end up in $OUT/round29_PART.tgz
 # (the device tool returns at most 8 files).
 #   OUT=dir bash bench/results/round29/device.sh COMMIT PART
@@ -68,5 +70,13 @@ case "$part" in
     done
     step 250 "suite_$card" python3 -m pytest -q -n 8 -p no:cacheprovider -rs
     tail -3 "$work/suite_$card.txt" ;;
+5)
+    cp $tools/_gluon_2a238ce.py "$work/old_gluon.py" || exit 1
+    step 120 "ab_same_$card" python3 $tools/ab_probe.py --b-gluon "$work/old_gluon.py" --same --rounds 1 \
+        --cases 8192x8192:256,4096x4096:256,4096x14336:256,4096x4096:4,4096x4096:64,4096x14336:64,14336x4096:1024 \
+        --out "$work/ab_same_$card.json"
+    cat "$work/ab_same_$card.txt"
+    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
+    grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round29_$part.tgz" r29

@@ -5,6 +5,8 @@ against the same with ``--set`` applied and/or with ``_gluon.py`` taken from ano
 alternating rounds with cuBLAS bf16 timed in each, every output checked against the
 float32 reference. Alternation and repeats show a change's effect beside the run-to-run
 spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 us).
+``--same``: B's outputs must also equal A's bit for bit (exit status 1 otherwise), for a
+change meant to keep every sum and its order.
 
 Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
 
@@ -63,6 +65,8 @@ def main() -> int:
     ap.add_argument("--set", default="", help="the B config: the table's with these fields, e.g. split_skew=0")
     ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--same", action="store_true",
+                    help="also require B's outputs to equal A's bit for bit (a change that keeps every sum)")
     ap.add_argument("--out", default="ab_probe.json")
     args = ap.parse_args()
     if not args.set and not args.b_gluon:
@@ -95,6 +99,12 @@ def main() -> int:
             if tag in variants:
                 case.error(fn(), f"{n}x{k} M={m} {variants[tag].describe()}")
 
+        if args.same:
+            same = torch.equal(fns["A"](), fns["B"]())
+            print(f"{n:>5}x{k:<5} M={m:<5} B's output {'equals' if same else 'DIFFERS FROM'} A's bit for bit",
+                  flush=True)
+            if not same:
+                return 1
         times = timed_rounds(fns, args.rounds, flush, check)
         for tag, us in times.items():
             name = variants[tag].describe() if tag in variants else "F.linear bf16"
