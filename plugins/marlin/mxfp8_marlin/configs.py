@@ -156,6 +156,8 @@ PINGPONG_MIN_K_TILES = 64
 # and 1% at 4096x14336, M = 256 (round 28). The 128-row tile gets it only within one wave:
 # past one, its split tiles run persistent, whose ring wants a skew of whole stage
 # passes (persistent_fits), and that was not measured.
+# Round 29, with the partials stored in register order: these skews still the fastest
+# (the 128-row tile's 0-2% ahead of none or one, the 256-row tile's 0.5-2% ahead of none or two).
 PINGPONG_SKEW = {256: 4, 128: 2}
 PINGPONG_COST = (0.0, 220.0)  # the kernel's time over cuBLAS: 1 + a + b / K
 DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
