@@ -1,6 +1,7 @@
 # Sourced by the rounds' device.sh (26 on): installs the repository's distributions, names the
 # card ($card: h100, h200 or gpu), starts $work/device.txt, and defines `step`. Expects $work
-# (a fresh directory) and the commit under test as $1 of the sourcing script.
+# (a fresh directory) and the commit under test as $1 of the sourcing script. Also defines
+# `run_bench` and `probe` (the benchmark and an A/B probe as one step each).
 export PYTHONUNBUFFERED=1
 python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulation -e plugins/marlin \
     -e plugins/flashinfer_cutlass -e examples/third_party_plugin || exit 1
@@ -16,4 +17,17 @@ step() {
     local t0=$SECONDS
     timeout "$cap" "$@" > "$work/$name.txt" 2>&1
     echo "== $name: exit $? in $((SECONDS - t0)) s (cap $cap)" | tee -a "$work/device.txt"
+}
+tools=plugins/marlin/tools
+# run_bench TAG [ARGS...]: bench_gemm.py with ARGS into marlin_[TAG_]$card.json, its summary printed
+run_bench() {
+    local tag=${1:+$1_}; shift
+    step 200 "bench_$tag$card" bash -c "cd bench && python3 bench_gemm.py ${*:+$* }--out $work/marlin_$tag$card.json"
+    grep -v "^#" "$work/bench_$tag$card.txt" | tail -12
+}
+# probe CAP NAME ARGS...: tools/ab_probe.py with ARGS into NAME_$card.json, its table printed
+probe() {
+    local cap=$1 name=$2_$card; shift 2
+    step "$cap" "$name" python3 $tools/ab_probe.py "$@" --out "$work/$name.json"
+    cat "$work/$name.txt"
 }

@@ -20,19 +20,6 @@ work=$(mktemp -d)/r28
 mkdir -p "$out" "$work"
 part=${2:-1}
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
-tools=plugins/marlin/tools
-# run_bench TAG [ARGS...]: bench_gemm.py with ARGS into marlin_[TAG_]$card.json, its summary printed
-run_bench() {
-    local tag=${1:+$1_}; shift
-    step 200 "bench_$tag$card" bash -c "cd bench && python3 bench_gemm.py ${*:+$* }--out $work/marlin_$tag$card.json"
-    grep -v "^#" "$work/bench_$tag$card.txt" | tail -12
-}
-# probe CAP NAME ARGS...: tools/ab_probe.py with ARGS, three rounds, into NAME_$card.json, its table printed
-probe() {
-    local cap=$1 name=$2_$card; shift 2
-    step "$cap" "$name" python3 $tools/ab_probe.py "$@" --rounds 3 --out "$work/$name.json"
-    cat "$work/$name.txt"
-}
 case "$part" in
 1)
     run_bench ""
@@ -40,18 +27,18 @@ case "$part" in
 2)
     step 300 "suite_$card" python3 -m pytest -q -n 8 -p no:cacheprovider -rs
     tail -3 "$work/suite_$card.txt"
-    probe 90 ab_split2 --cases 4096x4096:4,4096x4096:16 --set split_k=2
-    probe 90 ab_split8 --cases 4096x4096:4,4096x4096:16 --set split_k=8
-    probe 90 ab_bm256_sk4 --cases 4096x4096:256,4096x14336:256 --set block_m=256,split_k=4
-    probe 90 ab_bm256_sk2 --cases 4096x4096:256 --set block_m=256,split_k=2 ;;
+    probe 90 ab_split2 --cases 4096x4096:4,4096x4096:16 --set split_k=2 --rounds 3
+    probe 90 ab_split8 --cases 4096x4096:4,4096x4096:16 --set split_k=8 --rounds 3
+    probe 90 ab_bm256_sk4 --cases 4096x4096:256,4096x14336:256 --set block_m=256,split_k=4 --rounds 3
+    probe 90 ab_bm256_sk2 --cases 4096x4096:256 --set block_m=256,split_k=2 --rounds 3 ;;
 3)
-    probe 60 ab_m64_split2 --cases 4096x4096:64,4096x14336:64,1024x4096:64 --set split_k=2
-    probe 60 ab_m64_split1 --cases 8192x8192:64,4096x4096:96,4096x4096:128,4096x14336:128 --set split_k=1
+    probe 60 ab_m64_split2 --cases 4096x4096:64,4096x14336:64,1024x4096:64 --set split_k=2 --rounds 3
+    probe 60 ab_m64_split1 --cases 8192x8192:64,4096x4096:96,4096x4096:128,4096x14336:128 --set split_k=1 --rounds 3
     run_bench "" ;;
 4)
-    probe 60 ab_skew1_128 --cases 4096x4096:256,4096x14336:256 --set split_skew=1
-    probe 60 ab_skew2_128 --cases 4096x4096:256,4096x14336:256 --set split_skew=2
-    probe 60 ab_skew2_256 --cases 8192x8192:256 --set split_skew=2 ;;
+    probe 60 ab_skew1_128 --cases 4096x4096:256,4096x14336:256 --set split_skew=1 --rounds 3
+    probe 60 ab_skew2_128 --cases 4096x4096:256,4096x14336:256 --set split_skew=2 --rounds 3
+    probe 60 ab_skew2_256 --cases 8192x8192:256 --set split_skew=2 --rounds 3 ;;
 5)
     step 200 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"

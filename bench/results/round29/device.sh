@@ -26,13 +26,12 @@ work=$(mktemp -d)/r29
 mkdir -p "$out" "$work"
 part=${2:-1}
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
-tools=plugins/marlin/tools
+old=$tools/_gluon_2a238ce.py  # parts 3 and 5: the previous kernels (written first, see above)
 case "$part" in
 1)
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
-    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
-    grep -v "^#" "$work/bench_$card.txt" | tail -12
+    run_bench ""
     step 90 "bare_alone_$card" python3 $tools/stream_probe.py --parts bare --tks 512 --stages 4,6 --ms 1 \
         --out "$work/bare_alone_$card.json"
     step 90 "bare_graph_$card" python3 $tools/stream_probe.py --parts bare --tks 512 --stages 4,6 --ms 1 \
@@ -43,40 +42,27 @@ case "$part" in
         --rounds 3 --out "$work/fixup_$card.json"
     cat "$work/fixup_$card.txt" ;;
 3)
-    cp $tools/_gluon_2a238ce.py "$work/old_gluon.py" || exit 1
+    [ -f "$old" ] || { echo "$old: write it first (see the top of this script)"; exit 1; }
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
-    step 150 "ab_fragments_$card" python3 $tools/ab_probe.py --b-gluon "$work/old_gluon.py" --rounds 3 \
-        --cases 8192x8192:256,4096x4096:256,4096x14336:256,4096x4096:16,4096x4096:64,8192x8192:16,14336x4096:1024 \
-        --out "$work/ab_fragments_$card.json"
-    cat "$work/ab_fragments_$card.txt"
+    probe 150 ab_fragments --b-gluon "$old" --rounds 3 \
+        --cases 8192x8192:256,4096x4096:256,4096x14336:256,4096x4096:16,4096x4096:64,8192x8192:16,14336x4096:1024
     step 90 "fixup_$card" python3 $tools/fixup_probe.py --cases 8192x8192:256,4096x4096:256,4096x14336:256 \
         --rounds 3 --out "$work/fixup_$card.json"
     cat "$work/fixup_$card.txt"
-    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
-    grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
+    run_bench "" ;;
 4)
-    for skew in 0 1; do
-        step 60 "ab_skew${skew}_128_$card" python3 $tools/ab_probe.py --cases 4096x4096:256,4096x14336:256 \
-            --set split_skew=$skew --rounds 3 --out "$work/ab_skew${skew}_128_$card.json"
-        cat "$work/ab_skew${skew}_128_$card.txt"
-    done
-    # (a persistent launch takes only skews of whole stage passes: 14336x4096 at M = 1024 gets 0 only)
-    for skew in 0 2; do
-        cases=8192x8192:256; [ "$skew" = 0 ] && cases=$cases,14336x4096:1024
-        step 60 "ab_skew${skew}_256_$card" python3 $tools/ab_probe.py --cases $cases \
-            --set split_skew=$skew --rounds 3 --out "$work/ab_skew${skew}_256_$card.json"
-        cat "$work/ab_skew${skew}_256_$card.txt"
-    done
+    probe 60 ab_skew0_128 --cases 4096x4096:256,4096x14336:256 --set split_skew=0 --rounds 3
+    probe 60 ab_skew1_128 --cases 4096x4096:256,4096x14336:256 --set split_skew=1 --rounds 3
+    # a persistent launch takes only skews of whole stage passes: 14336x4096 at M = 1024 gets 0 only
+    probe 60 ab_skew0_256 --cases 8192x8192:256,14336x4096:1024 --set split_skew=0 --rounds 3
+    probe 60 ab_skew2_256 --cases 8192x8192:256 --set split_skew=2 --rounds 3
     step 250 "suite_$card" python3 -m pytest -q -n 8 -p no:cacheprovider -rs
     tail -3 "$work/suite_$card.txt" ;;
 5)
-    cp $tools/_gluon_2a238ce.py "$work/old_gluon.py" || exit 1
-    step 120 "ab_same_$card" python3 $tools/ab_probe.py --b-gluon "$work/old_gluon.py" --same --rounds 1 \
-        --cases 8192x8192:256,4096x4096:256,4096x14336:256,4096x4096:4,4096x4096:64,4096x14336:64,14336x4096:1024 \
-        --out "$work/ab_same_$card.json"
-    cat "$work/ab_same_$card.txt"
-    step 200 "bench_$card" bash -c "cd bench && python3 bench_gemm.py --out $work/marlin_$card.json"
-    grep -v "^#" "$work/bench_$card.txt" | tail -12 ;;
+    [ -f "$old" ] || { echo "$old: write it first (see the top of this script)"; exit 1; }
+    probe 120 ab_same --b-gluon "$old" --same --rounds 1 \
+        --cases 8192x8192:256,4096x4096:256,4096x14336:256,4096x4096:4,4096x4096:64,4096x14336:64,14336x4096:1024
+    run_bench "" ;;
 esac
 tar -C "$(dirname "$work")" -czf "$out/round29_$part.tgz" r29
