@@ -256,7 +256,7 @@ def mx_w8a16_wgmma(
         _epilogue(acc, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, num_warps)
     else:
         _split_k_fixup(acc, slot, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, n0, m0, M, N, stride_ym,
-                       HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps)
+                       HAS_BIAS, BLOCK_N, BLOCK_M, mma, num_warps, 0)
 
 
 @gluon.jit
@@ -353,7 +353,7 @@ def _ws_retire(acc, w, empty, i, STAGES: gl.constexpr):
 def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N, K,
                 stride_ym, FULL_TILES, SPLIT_K, SKEW, C: gl.constexpr, CONSUMERS: gl.constexpr, HAS_BIAS: gl.constexpr,
                 HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr, STAGES: gl.constexpr,
-                GROUP_N: gl.constexpr, PERSISTENT: gl.constexpr):
+                GROUP_N: gl.constexpr, PERSISTENT: gl.constexpr, SHARES: gl.constexpr):
     """Consumer ``C`` (one warpgroup) of ``mx_w8a16_wgmma_ws``: its work unit, or
     (``PERSISTENT``) one unit after another."""
     if PERSISTENT:
@@ -362,18 +362,18 @@ def _ws_consume(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y
                           gl.num_programs(0)):
             base = _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr,
                                     cnt_ptr, unit, base, M, N, K, stride_ym, FULL_TILES, SPLIT_K, SKEW, C, CONSUMERS,
-                                    HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N)
+                                    HAS_BIAS, HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N, SHARES)
     else:
         _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr,
                          gl.program_id(0), 0, M, N, K, stride_ym, FULL_TILES, SPLIT_K, SKEW, C, CONSUMERS, HAS_BIAS,
-                         HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N)
+                         HALF, BLOCK_M, BLOCK_K, STAGES, GROUP_N, SHARES)
 
 
 @gluon.jit
 def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, unit, base,
                      M, N, K, stride_ym, FULL_TILES, SPLIT_K, SKEW, C: gl.constexpr, CONSUMERS: gl.constexpr,
                      HAS_BIAS: gl.constexpr, HALF: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
-                     STAGES: gl.constexpr, GROUP_N: gl.constexpr):
+                     STAGES: gl.constexpr, GROUP_N: gl.constexpr, SHARES: gl.constexpr):
     """Consumer ``C`` on work unit ``unit`` (the ring's uses ``base`` onwards, a multiple
     of STAGES and even): weight rows ``n0 + C * HALF`` onwards of the tile, then their
     epilogue (or split-K partial). Returns the ring's next use.
@@ -408,7 +408,7 @@ def _ws_consume_unit(x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_p
         _epilogue(acc, rs, shift, y_ptr, n_c, m0, M, N, stride_ym, HAS_BIAS, 4)
     else:
         _split_k_fixup(acc, slot * CONSUMERS + C, pid_k, splits, ws_ptr, cnt_ptr, rs, shift, y_ptr, n_c, m0, M, N,
-                       stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4)
+                       stride_ym, HAS_BIAS, HALF, BLOCK_M, mma, 4, SHARES)
     return base + count
 
 
@@ -419,6 +419,7 @@ def mx_w8a16_wgmma_ws(
     HAS_BIAS: gl.constexpr, TK: gl.constexpr, BLOCK_M: gl.constexpr, BLOCK_K: gl.constexpr,
     FULL_TILES, SPLIT_K, SKEW, GROUP_N: gl.constexpr, STAGES: gl.constexpr, CONSUMERS: gl.constexpr,
     num_warps: gl.constexpr, PERSISTENT: gl.constexpr = False, CONSUMER_REGS: gl.constexpr = 232,
+    SHARES: gl.constexpr = 0,
 ):
     """``mx_w8a16_wgmma`` for large M, warp-specialized: one loader warp fills the stages
     by TMA; ``CONSUMERS`` (1 or 2) warpgroups, each with its own 64 weight rows of the
@@ -456,10 +457,10 @@ def mx_w8a16_wgmma_ws(
         gl.warp_specialize([
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
                            K, stride_ym, FULL_TILES, SPLIT_K, SKEW, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K,
-                           STAGES, GROUP_N, PERSISTENT)),
+                           STAGES, GROUP_N, PERSISTENT, SHARES)),
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
                            K, stride_ym, FULL_TILES, SPLIT_K, SKEW, 1, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K,
-                           STAGES, GROUP_N, PERSISTENT)),
+                           STAGES, GROUP_N, PERSISTENT, SHARES)),
             (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
                         SKEW, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
         ], [4, 1], [CONSUMER_REGS, 40])
@@ -467,7 +468,7 @@ def mx_w8a16_wgmma_ws(
         gl.warp_specialize([
             (_ws_consume, (x_bufs, w_bufs, d_bufs, ready, empty, turns, rs_ptr, bias_ptr, y_ptr, ws_ptr, cnt_ptr, M, N,
                            K, stride_ym, FULL_TILES, SPLIT_K, SKEW, 0, CONSUMERS, HAS_BIAS, HALF, BLOCK_M, BLOCK_K,
-                           STAGES, GROUP_N, PERSISTENT)),
+                           STAGES, GROUP_N, PERSISTENT, SHARES)),
             (_ws_load, (w_desc, x_desc, d_desc, ready, empty, w_bufs, x_bufs, d_bufs, M, N, K, NP, FULL_TILES, SPLIT_K,
                         SKEW, TK, BLOCK_M, BLOCK_K, STAGES, CONSUMERS, GROUP_N, PERSISTENT)),
         ], [1], [40])
@@ -476,7 +477,7 @@ def mx_w8a16_wgmma_ws(
 @gluon.jit
 def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr, n0, m0, M, N, stride_ym,
                    HAS_BIAS: gl.constexpr, BLOCK_N: gl.constexpr, BLOCK_M: gl.constexpr, mma: gl.constexpr,
-                   WARPS: gl.constexpr):
+                   WARPS: gl.constexpr, SHARES: gl.constexpr):
     """Sum the tile's split-K partials in split order (deterministic) and run the epilogue,
     in the split that arrives last; two counters a tile (``cnt[2 * slot]``, ``+ 1``).
 
@@ -491,11 +492,22 @@ def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr,
 
     A partial is stored in the accumulator's register order (``_fragments``), not the
     tile's: each warp then moves 512 contiguous bytes an instruction instead of 8 rows of
-    32 (round 29: the last split's load was most of the fix-up)."""
+    32 (round 29: the last split's load was most of the fix-up).
+
+    ``SHARES`` (= SPLIT_K, only in a launch whose programs are all resident at once: a
+    cooperative one): every split stores its partial, waits until all have, and sums
+    columns ``pid_k * BLOCK_M / SHARES`` onwards of the tile (a contiguous piece of every
+    partial in register order) in split order, then runs their epilogue. Each SM then moves
+    ``2 / SHARES`` of a partial instead of the last one reading ``SPLIT_K - 1`` of them
+    (round 30). The same sums in the same order as the last-split path."""
     part = _fragments(acc, BLOCK_N, BLOCK_M)
     offs = _fragment_offsets(part)
     tile_ws = ws_ptr + slot.to(gl.int64) * (SPLIT_K * BLOCK_N * BLOCK_M)
     own = tile_ws + pid_k * (BLOCK_N * BLOCK_M) + offs
+    if SHARES > 0:
+        _shared_fixup(part, own, tile_ws, cnt_ptr + 2 * slot, pid_k, rs, shift, y_ptr, n0, m0, M, N, stride_ym,
+                      HAS_BIAS, BLOCK_N, BLOCK_M, WARPS, SHARES)
+        return
     if SPLIT_K == 2:
         arrived = gl.atomic_add(cnt_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
         if arrived == 0:
@@ -522,6 +534,37 @@ def _split_k_fixup(acc, slot, pid_k, SPLIT_K, ws_ptr, cnt_ptr, rs, shift, y_ptr,
         gl.store(cnt_ptr + 2 * slot, 0)
         gl.store(cnt_ptr + 2 * slot + 1, 0)
         _epilogue(total, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS, WARPS)
+
+
+@gluon.jit
+def _shared_fixup(part, own, tile_ws, cnt, pid_k, rs, shift, y_ptr, n0, m0, M, N, stride_ym, HAS_BIAS: gl.constexpr,
+                  ROWS: gl.constexpr, COLS: gl.constexpr, WARPS: gl.constexpr, SHARES: gl.constexpr):
+    """``_split_k_fixup`` with every split summing its share (``SHARES``): ``cnt[0]`` counts
+    the splits that have stored their partial, ``cnt[1]`` those done reading; the last to
+    finish zeroes both (every split is past its wait by then)."""
+    gl.store(own, part)
+    gl.thread_barrier()  # the whole partial stored before one thread releases it
+    gl.atomic_add(cnt, 1, sem="release", scope="gpu")
+    stored = gl.atomic_add(cnt, 0, sem="acquire", scope="gpu")
+    while stored < SHARES:
+        stored = gl.atomic_add(cnt, 0, sem="acquire", scope="gpu")
+    gl.thread_barrier()  # the other threads read after the acquire
+    W: gl.constexpr = COLS // SHARES
+    gl.static_assert(W % 16 == 0, "a share is whole 16-column groups of the accumulator")
+    mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[WARPS, 1], instr_shape=[16, W, 16])
+    offs = _fragment_offsets(_fragments(gl.zeros([ROWS, W], gl.float32, mma), ROWS, W))
+    # Columns [pid_k * W, (pid_k + 1) * W) of a partial in register order: ROWS * W floats from there.
+    piece = tile_ws + pid_k * (ROWS * W) + offs
+    sums = gl.load(piece, cache_modifier=".cg")
+    for k in range(1, SHARES):
+        sums += gl.load(piece + k * (ROWS * COLS), cache_modifier=".cg")
+    done = gl.atomic_add(cnt + 1, 1, sem="relaxed", scope="gpu")
+    if done == SHARES - 1:
+        gl.store(cnt, 0)
+        gl.store(cnt + 1, 0)
+    row_layout: gl.constexpr = gl.SliceLayout(1, mma)
+    _epilogue(_tile_of(sums, ROWS, W, mma), gl.convert_layout(rs, row_layout), gl.convert_layout(shift, row_layout),
+              y_ptr, n0, m0 + pid_k * W, M, N, stride_ym, HAS_BIAS, WARPS)
 
 
 # The wgmma accumulator of ``[ROWS, COLS]`` (warps of 16 rows; a thread holds rows

@@ -54,6 +54,10 @@ class Config:
     # tiles to the second, so that it finishes and stores its partial while the second
     # still computes (the second, arriving last, sums; _gluon._split_k_fixup)
     split_skew: int = 0
+    # pingpong with split-K in one wave: every split of a tile sums a 1/split share of it
+    # once all have stored their partials (_gluon._shared_fixup), in a cooperative launch
+    # (the driver starts every program at once or refuses the launch)
+    shared_fixup: bool = False
     # gemv: load two K tiles before using either (two 16-byte loads in flight per thread,
     # at the cost of the registers that hold the second tile)
     k_pairs: bool = False
@@ -69,6 +73,7 @@ class Config:
         if self.strategy in ("wgmma", "pingpong"):
             return (f"{self.strategy} BM{self.block_m} BN{self.block_n} BK{self.block_k} SK{self.split_k}"
                     f"{' tail' if self.split_tail else ''}{f' skew{self.split_skew}' if self.split_skew else ''}"
+                    f"{' shared' if self.shared_fixup else ''}"
                     f" G{self.group_n} w{self.num_warps} s{self.num_stages}{' persistent' if self.persistent else ''}")
         return (
             f"{'swap' if self.swap else 'noswap'} BM{self.block_m} BN{self.block_n} BK{self.block_k} "

@@ -238,7 +238,7 @@ def default_decode(device: torch.device, interpret: bool, cfg: configs.Config, a
 # Config fields that only some strategies read, and those strategies: a config setting
 # one for another strategy is refused rather than silently ignored.
 _MODES = {"split_tail": ("wgmma", "pingpong"), "split_skew": ("wgmma", "pingpong"), "persistent": ("pingpong",),
-          "k_pairs": ("gemv",)}
+          "shared_fixup": ("pingpong",), "k_pairs": ("gemv",)}
 
 
 def run_gemm(
@@ -433,11 +433,18 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
         x_desc, w_desc, d_desc = _gluon.descriptors(x, q, d, cfg.block_m, half, cfg.block_k)
         if cfg.persistent:  # at most one program per SM (its shared memory allows no more)
             grid = (min(grid[0], num_sms(x.device)),)
+        shares = split if cfg.shared_fixup and split > 1 else 0
+        if shares and (cfg.persistent or grid[0] > num_sms(x.device) or cfg.block_m % (16 * shares)):
+            # Every split waits for the others' partials: all must be resident at once (one
+            # program per SM), and each share is whole 16-column groups of the accumulator.
+            raise ValueError(f"marlin: shared_fixup needs one wave of programs (got {grid[0]} on "
+                             f"{num_sms(x.device)} SMs), no persistent mode, and block_m a multiple of 16 x "
+                             f"split ({split}); got {cfg.describe()}")
         _gluon.mx_w8a16_wgmma_ws[grid](
             x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
             HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, FULL_TILES=full,
             SPLIT_K=split, SKEW=skew, GROUP_N=cfg.group_n, STAGES=cfg.num_stages, CONSUMERS=cfg.block_n // half,
-            num_warps=4, PERSISTENT=cfg.persistent,
+            num_warps=4, PERSISTENT=cfg.persistent, SHARES=shares, launch_cooperative_grid=bool(shares),
         )
         return y
     ws, cnt = _split_k_buffers(x.device, tiles - full, split, cfg, 2)

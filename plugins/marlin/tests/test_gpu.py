@@ -311,6 +311,35 @@ def test_pingpong_persistent(cfg, split, tail, sms, act, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
+@pytest.mark.parametrize("split,skew", [(2, 0), (2, 2), (4, 0), (8, 0)])
+@pytest.mark.parametrize("cfg", [configs.PINGPONG_128, configs.PINGPONG_256], ids=lambda c: f"BM{c.block_m}")
+@pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
+def test_pingpong_shared_fixup(cfg, split, skew, act, monkeypatch):
+    """``shared_fixup``: every split sums its share of the tile (a cooperative launch); every
+    output written, right, repeatable, and bit for bit the last-split fix-up's (the same
+    sums in the same order). N = 1000: eight 128-row weight tiles, so that every launch is
+    one wave; M = 300 with the 256-row tile: its last share has no rows of x."""
+    from dataclasses import replace
+
+    layer, kernel, w32 = gpu_layer(1000, 2048, act, True)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
+    cfg = replace(cfg, split_k=split, split_skew=skew, shared_fixup=True)
+    sms = num_sms(torch.device("cuda"))
+    for m in (1, 100, 256, 300):
+        if configs.output_tiles(m, 1000, cfg) * split > sms:  # 128-row tiles split in 8 at M = 300
+            continue
+        x = torch.randn(m, 2048, device="cuda").to(act)
+        check_every_output(x, args, w32, kernel, cfg)
+        assert torch.equal(run_gemm(x, *args, config=cfg), run_gemm(x, *args, config=replace(cfg, shared_fixup=False)))
+    # More programs than SMs would wait for programs that cannot start; persistent runs many.
+    monkeypatch.setattr(kernel_module, "num_sms", lambda device: 8)
+    for bad in (cfg, replace(cfg, persistent=True, split_skew=0)):
+        with pytest.raises(ValueError, match="shared_fixup needs one wave"):
+            run_gemm(x, *args, config=bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
+                    reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("pad_max", [configs.PINGPONG_PAD_MAX_ROWS, 0])
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 def test_pingpong_padded_activations(act, pad_max, monkeypatch):

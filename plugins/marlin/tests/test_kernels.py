@@ -420,7 +420,11 @@ def test_persistent_is_refused_where_it_would_be_ignored():
     for strategy in ("fused", "dequant", "wgmma", "pingpong"):
         with pytest.raises(ValueError, match="k_pairs is a mode of the 'gemv' strategy"):
             run_gemm(x, *args, config=Config(strategy, k_pairs=True))
+    for strategy in ("fused", "gemv", "dequant", "wgmma"):
+        with pytest.raises(ValueError, match="shared_fixup is a mode of the 'pingpong' strategy"):
+            run_gemm(x, *args, config=Config(strategy, split_k=2, shared_fixup=True))
     assert "persistent" in Config("pingpong", persistent=True).describe()
+    assert "shared" in Config("pingpong", split_k=4, shared_fixup=True).describe()
 
 
 def test_wgmma_kernel_refuses_configs_that_failed_validation():

@@ -6,7 +6,8 @@ alternating rounds with cuBLAS bf16 timed in each, every output checked against 
 float32 reference. Alternation and repeats show a change's effect beside the run-to-run
 spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 us).
 ``--same``: B's outputs must also equal A's bit for bit (exit status 1 otherwise), for a
-change meant to keep every sum and its order.
+change meant to keep every sum and its order. ``--a-set``: A is the table's config with
+these fields (B then starts from that A).
 
 Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
 
@@ -62,7 +63,8 @@ def gluon_module(module):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="14336x4096:1024", help="NxK:M,...")
-    ap.add_argument("--set", default="", help="the B config: the table's with these fields, e.g. split_skew=0")
+    ap.add_argument("--set", default="", help="the B config: A's with these fields, e.g. split_skew=0")
+    ap.add_argument("--a-set", default="", help="the A config: the table's with these fields (default: the table's)")
     ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--same", action="store_true",
@@ -72,18 +74,20 @@ def main() -> int:
     if not args.set and not args.b_gluon:
         raise SystemExit("give --set, --b-gluon or both: B must differ from A")
     change = parse_set(args.set) if args.set else {}
+    a_change = parse_set(args.a_set, "--a-set") if args.a_set else {}
     b_gluon = load_gluon(args.b_gluon) if args.b_gluon else None
     cases = parse_cases(args.cases)
     check_rounds(args.rounds)
     torch.manual_seed(0)
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
-    print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; B = A with {change}"
+    print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; A = the table's config"
+          f"{f' with {a_change}' if a_change else ''}; B = A with {change}"
           f"{f', the Gluon kernels of {args.b_gluon}' if args.b_gluon else ''}", flush=True)
     rows = []
     for n, k, m in cases:
         case = Case.make(n, k, m)
-        a = configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True)
+        a = replace(configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True), **a_change)
         variants = {"A": a, "B": replace(a, **change)}
 
         def call(tag):
@@ -110,7 +114,7 @@ def main() -> int:
             name = variants[tag].describe() if tag in variants else "F.linear bf16"
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
-    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "set": args.set,
+    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set, "set": args.set,
                                          "b_gluon": args.b_gluon, "rows": rows},
                                          indent=1))
     return 0

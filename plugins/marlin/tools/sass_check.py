@@ -151,11 +151,13 @@ def variants():
                 kernel, rows = _gluon.mx_w8a16_wgmma, cfg.block_n
             else:
                 rows = _gluon.PINGPONG_ROWS
-                consts.update(CONSUMERS=cfg.block_n // rows, CONSUMER_REGS=232, PERSISTENT=False)
+                consts.update(CONSUMERS=cfg.block_n // rows, CONSUMER_REGS=232, PERSISTENT=False, SHARES=0)
                 kernel = _gluon.mx_w8a16_wgmma_ws
                 persistent = dict(consts, PERSISTENT=True)
                 yield (f"{tag}_persistent", kernel, signature(kernel, persistent, dt, cfg.block_m, rows, cfg.block_k),
                        persistent)
+                shared = dict(consts, SHARES=4)  # the shared split-K fix-up (configs.Config.shared_fixup)
+                yield f"{tag}_shared4", kernel, signature(kernel, shared, dt, cfg.block_m, rows, cfg.block_k), shared
             yield tag, kernel, signature(kernel, consts, dt, cfg.block_m, rows, cfg.block_k), consts
 
 
