@@ -152,6 +152,15 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
+# Unless the 256-row tile splits K in more than two within one wave (no persistent mode) and
+# keeps at least PINGPONG_SHARED_MIN_K_TILES a split: then with the shared fix-up (every
+# split sums a share of the tile, instead of the last one reading the other three's 128 KB
+# partials). Round 30 (256 rows split in four against the table's 128 rows split in two):
+# 4096x14336 at M = 256 (56 K tiles a split) 60.1-60.7 -> 50.6-50.9 us (cuBLAS 61-63);
+# 4096x4096 (16) no gain (25.4-25.7 against 24.9-25.4); 2048x4096 (8, split in eight)
+# 21.1 -> 22.0. On splits in two the shared fix-up was 2-4% slower (8192x8192 M = 256
+# 54.7 -> 56.9 us), so the rule leaves them to the last split.
+PINGPONG_SHARED_MIN_K_TILES = 32
 # A pingpong tile split in two: the first split hands this many of its K tiles (by the
 # tile's rows) to the second, so that its partial is stored while the second still
 # computes. 256 rows (a 128 KB partial): round 20g, 8192x8192 at M = 256 56.1-56.3 us
@@ -175,7 +184,12 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
     if a + b / k >= DEQUANT_COST / m:
         return None
     split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
-    return PINGPONG_256 if k // PINGPONG_256.block_k // split >= PINGPONG_MIN_K_TILES else PINGPONG_128
+    k_tiles = k // PINGPONG_256.block_k // split
+    if k_tiles >= PINGPONG_MIN_K_TILES:
+        return PINGPONG_256
+    if split > 2 and k_tiles >= PINGPONG_SHARED_MIN_K_TILES and output_tiles(m, n, PINGPONG_256) * split <= num_sms:
+        return replace(PINGPONG_256, shared_fixup=True)
+    return PINGPONG_128
 
 
 # Past one wave of the pingpong kernel (one program per SM), a last wave of few tiles

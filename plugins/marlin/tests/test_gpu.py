@@ -311,7 +311,7 @@ def test_pingpong_persistent(cfg, split, tail, sms, act, monkeypatch):
 
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
-@pytest.mark.parametrize("split,skew", [(2, 0), (2, 2), (4, 0), (8, 0)])
+@pytest.mark.parametrize("split,skew", [(2, 0), (2, 2), (4, 0), (8, 0), (16, 0)])
 @pytest.mark.parametrize("cfg", [configs.PINGPONG_128, configs.PINGPONG_256], ids=lambda c: f"BM{c.block_m}")
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 def test_pingpong_shared_fixup(cfg, split, skew, act, monkeypatch):
@@ -324,6 +324,10 @@ def test_pingpong_shared_fixup(cfg, split, skew, act, monkeypatch):
     layer, kernel, w32 = gpu_layer(1000, 2048, act, True)
     args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, act)
     cfg = replace(cfg, split_k=split, split_skew=skew, shared_fixup=True)
+    if cfg.block_m % (16 * split):  # 128 rows in 16 shares: 8 columns each, less than an MMA's
+        with pytest.raises(ValueError, match="block_m a multiple of 16 x split"):
+            run_gemm(torch.randn(100, 2048, device="cuda").to(act), *args, config=cfg)
+        return
     sms = num_sms(torch.device("cuda"))
     for m in (1, 100, 256, 300):
         if configs.output_tiles(m, 1000, cfg) * split > sms:  # 128-row tiles split in 8 at M = 300
@@ -407,12 +411,13 @@ def test_wgmma_kernel_repeats_exactly(cfg, act, k):
 @pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() != (9, 0),
                     reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("n,k", [(4993, 32), (4993, 96), (8192, 320), (4993, 4096), (8192, 4096)])
+@pytest.mark.parametrize("n,k", [(4993, 32), (4993, 96), (8192, 320), (4993, 4096), (8192, 4096), (4096, 8192)])
 def test_table_writes_every_output_right_under_stress(n, k, act, monkeypatch):
     """Through the heuristic (so the Gluon tiles, the warp-specialized one past M = 128):
     every output element written (the output's memory is NaN before each call) and right,
     three calls each, partial tiles in M and N; at 8192x4096, M = 2304 the last wave's
-    tiles are split (``split_tail``, 576 tiles on 132 SMs). Other shapes of the kernel left elements unwritten or wrong
+    tiles are split (``split_tail``, 576 tiles on 132 SMs); at 4096x8192, M = 129-256 the
+    256-row tile splits in four with the shared fix-up. Other shapes of the kernel left elements unwritten or wrong
     (tools/flaky_probe.py); this guards the table's."""
     monkeypatch.setattr(kernel_module, "GLUON", True)
     layer, kernel, w32 = gpu_layer(n, k, act, True)

@@ -332,12 +332,24 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         # a tile split in two: the first split hands K tiles to the second, four of the
         # 256-row tile's and two of the 128-row tile's (within one wave only)
         assert pick(256, 8192, 8192).split_skew == 4 and tail.split_skew == 4
-        assert pick(256, 4096, 4096).split_skew == 2 and pick(256, 4096, 14336).split_skew == 2
+        assert pick(256, 4096, 4096).split_skew == 2 and pick(200, 4096, 4096).split_skew == 2
         assert pick(1024, 8192, 8192).split_skew == 0 and pick(384, 4096, 4096).split_skew == 0  # not split
         assert pick(256, 2048, 4096).split_skew == 0  # split in four
         # a tile outside the table (asked for explicitly) gets no skew; run_gemm names the problem
         odd = configs.choose(256, 4096, 4096, 132, (("block_m", 64), ("split_k", 2)), tile_k=512, wgmma=True)
         assert (odd.strategy, odd.split_skew) == ("pingpong", 0)
+        # the 256-row tile split in more than two within a wave, each split at least 32 K
+        # tiles: every split sums a share of the tile (shared_fixup), with no skew
+        for m, n, k, split in ((256, 4096, 14336, 4), (160, 4096, 8192, 4), (256, 2048, 16384, 8)):
+            cfg = pick(m, n, k)
+            assert (cfg.block_m, cfg.split_k, cfg.shared_fixup, cfg.split_skew, cfg.persistent) == (
+                256, split, True, 0, False), (m, n, k)
+            assert "shared" in cfg.describe()
+        assert not pick(256, 4096, 4096).shared_fixup  # 16 K tiles a split: the 128-row tile
+        assert not pick(256, 8192, 8192).shared_fixup  # split in two: the last split sums
+        assert not pick(512, 4096, 14336).shared_fixup  # 64 tiles in two
+        # 36 tiles split in four would take 144 programs, more than one wave
+        assert (pick(256, 4608, 14336).block_m, pick(256, 4608, 14336).shared_fixup) == (128, False)
         past_wave = pick(300, 8192, 2048)  # 192 128-row tiles: the last wave's 60 split, persistent
         assert (past_wave.block_m, past_wave.split_tail, past_wave.split_skew, past_wave.persistent) == (128, True, 0, True)
     if ready:
