@@ -154,12 +154,12 @@ PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
 # Unless the 256-row tile splits K in more than two within one wave (no persistent mode) and
 # keeps at least PINGPONG_SHARED_MIN_K_TILES a split: then with the shared fix-up (every
-# split sums a share of the tile, instead of the last one reading the other three's 128 KB
-# partials). Round 30 (256 rows split in four against the table's 128 rows split in two):
-# 4096x14336 at M = 256 (56 K tiles a split) 60.1-60.7 -> 50.6-50.9 us (cuBLAS 61-63);
-# 4096x4096 (16) no gain (25.4-25.7 against 24.9-25.4); 2048x4096 (8, split in eight)
-# 21.1 -> 22.0. On splits in two the shared fix-up was 2-4% slower (8192x8192 M = 256
-# 54.7 -> 56.9 us), so the rule leaves them to the last split.
+# split sums a share of the tile, instead of the last one reading the others' 128 KB
+# partials). Round 30 part 2 (H100; 256 rows split in four, shared, against the 128-row
+# tile split in two), M = 256: 4096x14336 (56 K tiles a split) 59.1 -> 50.8 us (cuBLAS
+# 60.5), 4096x12288 (48) 52.2 -> 45.6, 4096x8192 (32) 38.3 -> 35.3, 3072x8192 38.0 -> 33.6;
+# 4096x14336 M = 160 59.5 -> 55.9. Below: 4096x6144 (24) 31.9 -> 30.4, 4096x4096 (16) 24.8
+# -> 25.2 (not taken). Splits in two: the shared fix-up was 2-4% slower (round 30 part 1, files not kept).
 PINGPONG_SHARED_MIN_K_TILES = 32
 # A pingpong tile split in two: the first split hands this many of its K tiles (by the
 # tile's rows) to the second, so that its partial is stored while the second still
