@@ -157,9 +157,10 @@ PINGPONG_MIN_K_TILES = 64
 # split sums a share of the tile, instead of the last one reading the others' 128 KB
 # partials). Round 30 part 2 (H100; 256 rows split in four, shared, against the 128-row
 # tile split in two), M = 256: 4096x14336 (56 K tiles a split) 59.1 -> 50.8 us (cuBLAS
-# 60.5), 4096x12288 (48) 52.2 -> 45.6, 4096x8192 (32) 38.3 -> 35.3, 3072x8192 38.0 -> 33.6;
-# 4096x14336 M = 160 59.5 -> 55.9. Below: 4096x6144 (24) 31.9 -> 30.4, 4096x4096 (16) 24.8
-# -> 25.2 (not taken). Splits in two: the shared fix-up was 2-4% slower (round 30 part 1, files not kept).
+# 60.2), 4096x12288 (48) 52.2 -> 45.6, 4096x8192 (32) 38.3 -> 35.3, 3072x8192 37.6 -> 33.2;
+# 4096x14336 M = 160 59.6 -> 56.0. Below: 4096x6144 (24) 31.9 -> 30.4, 4096x4096 (16) 24.8
+# -> 25.2 (not taken). Splits in two: the shared fix-up was 2-4% slower (round 30 part 1,
+# whose files were not kept).
 PINGPONG_SHARED_MIN_K_TILES = 32
 # A pingpong tile split in two: the first split hands this many of its K tiles (by the
 # tile's rows) to the second, so that its partial is stored while the second still
