@@ -1,7 +1,14 @@
 # Sourced by the rounds' device.sh (26 on): installs the repository's distributions, names the
 # card ($card: h100, h200 or gpu), starts $work/device.txt, and defines `step`. Expects $work
-# (a fresh directory) and the commit under test as $1 of the sourcing script. Also defines
+# (a fresh directory; or $round, below) and the commit under test as $1 of the sourcing script. Also defines
 # `run_bench` and `probe` (the benchmark and an A/B probe as one step each).
+# A script that sets only $round (e.g. round31) gets $out ($OUT), $work and $part ($2) from here,
+# and `pack` to end with ($out/${round}_$part.tgz).
+if [ -n "${round:-}" ] && [ -z "${work:-}" ]; then
+    out=${OUT:-$round} work=$(mktemp -d)/$round part=${2:-1}
+    mkdir -p "$out" "$work"
+fi
+pack() { tar -C "$(dirname "$work")" -czf "$out/${round}_$part.tgz" "$round"; }
 export PYTHONUNBUFFERED=1
 python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulation -e plugins/marlin \
     -e plugins/flashinfer_cutlass -e examples/third_party_plugin || exit 1

@@ -8,10 +8,7 @@
 # Each step gets what is left of a 560-second call; results end up in $OUT/round31_PART.tgz.
 #   OUT=dir bash bench/results/round31/device.sh COMMIT PART
 set -uo pipefail
-out=${OUT:-round31}
-work=$(mktemp -d)/r31
-mkdir -p "$out" "$work"
-part=${2:-1}
+round=round31
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
 case "$part" in
 1)
@@ -29,4 +26,4 @@ case "$part" in
     run_bench ""
     ;;
 esac
-tar -C "$(dirname "$work")" -czf "$out/round31_$part.tgz" r31
+pack
