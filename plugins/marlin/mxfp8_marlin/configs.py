@@ -153,15 +153,20 @@ PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warp
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
 # Unless the 256-row tile splits K in more than two within one wave (no persistent mode) and
-# keeps at least PINGPONG_SHARED_MIN_K_TILES a split: then with the shared fix-up (every
-# split sums a share of the tile, instead of the last one reading the others' 128 KB
-# partials). Round 30 part 2 (H100; 256 rows split in four, shared, against the 128-row
-# tile split in two), M = 256: 4096x14336 (56 K tiles a split) 59.1 -> 50.8 us (cuBLAS
-# 60.2), 4096x12288 (48) 52.2 -> 45.6, 4096x8192 (32) 38.3 -> 35.3, 3072x8192 37.6 -> 33.2;
-# 4096x14336 M = 160 59.6 -> 56.0. Below: 4096x6144 (24) 31.9 -> 30.4, 4096x4096 (16) 24.8
-# -> 25.2 (not taken). Splits in two: the shared fix-up was 2-4% slower (round 30 part 1,
-# whose files were not kept).
-PINGPONG_SHARED_MIN_K_TILES = 32
+# keeps at least PINGPONG_SHARED_MIN_K_TILES a split (PINGPONG_SHARED_PADDED_MIN_K_TILES where
+# x is padded to whole tiles, padded_rows): then with the shared fix-up (every split sums a
+# share of the tile, instead of the last one reading the others' 128 KB partials).
+# Round 30 part 2 (H100; 256 rows split in four, shared, against the 128-row tile split in
+# two), M = 256: 4096x14336 (56 K tiles a split) 59.1 -> 50.8 us (cuBLAS 60.2), 4096x12288
+# (48) 52.2 -> 45.6, 4096x8192 (32) 38.3 -> 35.3, 3072x8192 37.6 -> 33.2; 4096x14336 M = 160
+# (padded) 59.6 -> 56.0. Round 31 part 1 (medians of three rounds, us): 4096x6144 (24)
+# 31.6 -> 30.3, 4096x5120 (20) 28.3 -> 27.8, 3072x6144 30.8 -> 28.2, 3072x5120 27.2 -> 25.8,
+# 4096x6144 M = 200 31.5 -> 29.7, 2048x6144 M = 512 31.6 -> 30.1; split in eight against the
+# 128-row tile in four: 2048x12288 (24) 34.7 -> 30.5, 2048x10240 (20) 31.2 -> 27.9. Not taken:
+# 4096x4096 (16) 24.7 -> 25.1; 4096x6144 M = 160 (24, padded) 32.3 -> 34.9. Splits in two:
+# the shared fix-up was 2-4% slower (round 30 part 1, whose files were not kept).
+PINGPONG_SHARED_MIN_K_TILES = 20
+PINGPONG_SHARED_PADDED_MIN_K_TILES = 32
 # A pingpong tile split in two: the first split hands this many of its K tiles (by the
 # tile's rows) to the second, so that its partial is stored while the second still
 # computes. 256 rows (a 128 KB partial): round 20g, 8192x8192 at M = 256 56.1-56.3 us
@@ -188,9 +193,26 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
     k_tiles = k // PINGPONG_256.block_k // split
     if k_tiles >= PINGPONG_MIN_K_TILES:
         return PINGPONG_256
-    if split > 2 and k_tiles >= PINGPONG_SHARED_MIN_K_TILES and output_tiles(m, n, PINGPONG_256) * split <= num_sms:
-        return replace(PINGPONG_256, shared_fixup=True)
+    padded = padded_rows(m, PINGPONG_256) > m
+    min_k_tiles = PINGPONG_SHARED_PADDED_MIN_K_TILES if padded else PINGPONG_SHARED_MIN_K_TILES
+    if split > 2 and k_tiles >= min_k_tiles and shares_fit(m, n, replace(PINGPONG_256, split_k=split), num_sms):
+        return PINGPONG_256  # choose gives it the shared fix-up
     return PINGPONG_128
+
+
+# The shared fix-up (Config.shared_fixup) for every pingpong tile split in more than two where
+# it can run (shares_fit), the 128-row tile's too. Round 31 part 1 (H100, medians of three
+# rounds, us; the last split summing against shared): 128 rows split in four, M = 256:
+# 2048x4096 20.4 -> 18.6, 2048x8192 27.6 -> 25.9, 2048x12288 34.8 -> 32.8; M = 200 2048x8192
+# 27.4 -> 25.5; split in eight: 1024x8192 22.2 -> 18.7 (M = 160 the same), 1024x16384 29.4 -> 25.8.
+
+
+def shares_fit(m: int, n: int, cfg: Config, num_sms: int) -> bool:
+    """Whether ``cfg``'s split tiles can sum their partials in shares (``shared_fixup``): all
+    programs in one wave (they wait for each other), no persistent mode or split tail, and a
+    share of whole 16-column groups of the accumulator (``block_m`` a multiple of 16 x split)."""
+    return (cfg.split_k > 1 and not cfg.persistent and not cfg.split_tail
+            and output_tiles(m, n, cfg) * cfg.split_k <= num_sms and cfg.block_m % (16 * cfg.split_k) == 0)
 
 
 # Past one wave of the pingpong kernel (one program per SM), a last wave of few tiles
@@ -372,4 +394,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if (cfg.strategy == "pingpong" and "persistent" not in dict(overrides) and output_tiles(m, n, cfg) > num_sms
             and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages, cfg.split_skew)):
         cfg = replace(cfg, persistent=True)
+    if (cfg.strategy == "pingpong" and cfg.split_k > 2 and "shared_fixup" not in dict(overrides)
+            and shares_fit(m, n, cfg, num_sms)):
+        cfg = replace(cfg, shared_fixup=True)
     return cfg

@@ -338,14 +338,20 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         # a tile outside the table (asked for explicitly) gets no skew; run_gemm names the problem
         odd = configs.choose(256, 4096, 4096, 132, (("block_m", 64), ("split_k", 2)), tile_k=512, wgmma=True)
         assert (odd.strategy, odd.split_skew) == ("pingpong", 0)
-        # the 256-row tile split in more than two within a wave, each split at least 32 K
-        # tiles: every split sums a share of the tile (shared_fixup), with no skew
-        for m, n, k, split in ((256, 4096, 14336, 4), (160, 4096, 8192, 4), (256, 2048, 16384, 8)):
+        # the 256-row tile split in more than two within a wave, each split at least 20 K
+        # tiles (32 where x is padded, M = 160): every split sums a share of the tile
+        # (shared_fixup), with no skew; so does the 128-row tile split in four or eight
+        for m, n, k, rows, split in ((256, 4096, 14336, 256, 4), (160, 4096, 8192, 256, 4), (256, 2048, 16384, 256, 8),
+                                     (256, 4096, 5120, 256, 4), (200, 4096, 6144, 256, 4), (256, 2048, 10240, 256, 8),
+                                     (256, 2048, 4096, 128, 4), (256, 2048, 8192, 128, 4), (160, 1024, 8192, 128, 8)):
             cfg = pick(m, n, k)
             assert (cfg.block_m, cfg.split_k, cfg.shared_fixup, cfg.split_skew, cfg.persistent) == (
-                256, split, True, 0, False), (m, n, k)
+                rows, split, True, 0, False), (m, n, k)
             assert "shared" in cfg.describe()
-        assert not pick(256, 4096, 4096).shared_fixup  # 16 K tiles a split: the 128-row tile
+        assert not pick(256, 4096, 4096).shared_fixup  # 16 K tiles a split: the 128-row tile in two
+        assert (pick(160, 4096, 6144).block_m, pick(160, 4096, 6144).shared_fixup) == (128, False)  # padded, 24
+        assert not pick(256, 512, 16384).shared_fixup  # the 128-row tile in 16: shares of 8 columns
+        assert not configs.choose(256, 2048, 4096, 132, (("shared_fixup", False),), tile_k=512, wgmma=True).shared_fixup
         assert not pick(256, 8192, 8192).shared_fixup  # split in two: the last split sums
         assert not pick(512, 4096, 14336).shared_fixup  # 64 tiles in two
         # 36 tiles split in four would take 144 programs, more than one wave
