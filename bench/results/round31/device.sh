@@ -6,8 +6,9 @@
 #           table's 128-row tile; the 128-row tile's own splits in four and eight with it (the
 #           table has them sum at the last split); the benchmark
 #   part 2: the table's new rules (the 256-row tile shared from 20 K tiles a split where x is
-#           not padded; every tile split in more than two shared, where shares_fit): every
-#           marlin GPU test; the new table (A) against the previous one's configs (B)
+#           not padded; every tile split in more than two shared, where shares_fit): the
+#           marlin GPU tests of the fix-up and the table; the new table (A) against the previous
+#           one's configs (B)
 # Each step gets what is left of a 560-second call; results end up in $OUT/round31_PART.tgz.
 #   OUT=dir bash bench/results/round31/device.sh COMMIT PART
 set -uo pipefail
@@ -29,7 +30,8 @@ case "$part" in
     run_bench ""
     ;;
 2)
-    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
+        -k "shared_fixup or under_stress or table"
     tail -2 "$work/tests_$card.txt"
     probe 50 ab_new_256x4 --set "block_m=128,split_k=2,split_skew=2,shared_fixup=False" --rounds 3 \
         --cases 4096x5120:256,3072x6144:256,4096x6144:200,4096x8192:160
