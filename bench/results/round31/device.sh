@@ -8,7 +8,7 @@
 #   part 2: the table's new rules (the 256-row tile shared from 20 K tiles a split where x is
 #           not padded; every tile split in more than two shared, where shares_fit): the
 #           marlin GPU tests of the fix-up and the table; the new table (A) against the previous
-#           one's configs (B)
+#           one's configs (B); the benchmark
 # Each step gets what is left of a 560-second call; results end up in $OUT/round31_PART.tgz.
 #   OUT=dir bash bench/results/round31/device.sh COMMIT PART
 set -uo pipefail
@@ -38,6 +38,7 @@ case "$part" in
     probe 30 ab_new_256x8 --set "block_m=128,split_k=4,shared_fixup=False" --rounds 3 \
         --cases 2048x10240:256,2048x12288:256
     probe 30 ab_new_128 --set shared_fixup=False --rounds 3 --cases 2048x4096:256,2048x8192:256,1024x8192:256
+    run_bench ""
     ;;
 esac
 pack
