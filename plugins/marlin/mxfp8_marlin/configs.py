@@ -195,7 +195,7 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
         return PINGPONG_256
     padded = padded_rows(m, PINGPONG_256) > m
     min_k_tiles = PINGPONG_SHARED_PADDED_MIN_K_TILES if padded else PINGPONG_SHARED_MIN_K_TILES
-    if split > 2 and k_tiles >= min_k_tiles and shares_fit(m, n, replace(PINGPONG_256, split_k=split), num_sms):
+    if split > 2 and k_tiles >= min_k_tiles and shares_fit(m, n, k, replace(PINGPONG_256, split_k=split), num_sms):
         return PINGPONG_256  # choose gives it the shared fix-up
     return PINGPONG_128
 
@@ -207,12 +207,21 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
 # 27.4 -> 25.5; split in eight: 1024x8192 22.2 -> 18.7 (M = 160 the same), 1024x16384 29.4 -> 25.8.
 
 
-def shares_fit(m: int, n: int, cfg: Config, num_sms: int) -> bool:
-    """Whether ``cfg``'s split tiles can sum their partials in shares (``shared_fixup``): all
-    programs in one wave (they wait for each other), no persistent mode or split tail, and a
-    share of whole 16-column groups of the accumulator (``block_m`` a multiple of 16 x split)."""
-    return (cfg.split_k > 1 and not cfg.persistent and not cfg.split_tail
-            and output_tiles(m, n, cfg) * cfg.split_k <= num_sms and cfg.block_m % (16 * cfg.split_k) == 0)
+def shares_fit(m: int, n: int, k: int, cfg: Config, num_sms: int) -> bool:
+    """Whether ``cfg``'s split tiles can sum their partials in shares (``shared_fixup``; the
+    launch refuses it otherwise): all programs in one wave (they wait for each other), no
+    persistent mode or split tail, and a share of whole 16-column groups of the accumulator
+    (``block_m`` a multiple of 16 x the launch's split, ``launch_split``)."""
+    split = launch_split(k // cfg.block_k, cfg.split_k)
+    return (split > 1 and not cfg.persistent and not cfg.split_tail
+            and output_tiles(m, n, cfg) * split <= num_sms and cfg.block_m % (16 * split) == 0)
+
+
+def launch_split(k_tiles: int, split_k: int) -> int:
+    """The runs of K a launch of ``split_k`` splits has: runs of ``ceil(k_tiles / split_k)``
+    K tiles, none left empty, so fewer where that leaves the last ones nothing (33 K tiles
+    in eight: seven runs of five and none for the eighth)."""
+    return -(-k_tiles // -(-k_tiles // split_k))
 
 
 # Past one wave of the pingpong kernel (one program per SM), a last wave of few tiles
@@ -395,6 +404,6 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
             and persistent_fits(k // cfg.block_k, cfg.split_k, cfg.num_stages, cfg.split_skew)):
         cfg = replace(cfg, persistent=True)
     if (cfg.strategy == "pingpong" and cfg.split_k > 2 and "shared_fixup" not in dict(overrides)
-            and shares_fit(m, n, cfg, num_sms)):
+            and shares_fit(m, n, k, cfg, num_sms)):
         cfg = replace(cfg, shared_fixup=True)
     return cfg

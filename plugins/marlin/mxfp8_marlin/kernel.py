@@ -409,7 +409,7 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
         x = x.clone(memory_format=torch.contiguous_format)
     # Split K so that no split is empty: every program has at least one K tile.
     k_tiles = k // cfg.block_k
-    split = triton_cdiv(k_tiles, triton_cdiv(k_tiles, cfg.split_k))
+    split = configs.launch_split(k_tiles, cfg.split_k)
     per_split = triton_cdiv(k_tiles, split)  # as the kernels count it (_gluon._program_tile)
     skew = cfg.split_skew if split > 1 else 0
     if not 0 <= skew < per_split:
@@ -434,12 +434,12 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
         if cfg.persistent:  # at most one program per SM (its shared memory allows no more)
             grid = (min(grid[0], num_sms(x.device)),)
         shares = split if cfg.shared_fixup and split > 1 else 0
-        if shares and (cfg.persistent or grid[0] > num_sms(x.device) or cfg.block_m % (16 * shares)):
+        if shares and not configs.shares_fit(m, n, k, cfg, num_sms(x.device)):
             # Every split waits for the others' partials: all must be resident at once (one
             # program per SM), and each share is whole 16-column groups of the accumulator.
-            raise ValueError(f"marlin: shared_fixup needs one wave of programs (got {grid[0]} on "
-                             f"{num_sms(x.device)} SMs), no persistent mode, and block_m a multiple of 16 x "
-                             f"split ({split}); got {cfg.describe()}")
+            raise ValueError(f"marlin: shared_fixup needs one wave of programs (got {tiles * split} on "
+                             f"{num_sms(x.device)} SMs), no persistent mode or split tail, and block_m a "
+                             f"multiple of 16 x split (split {split} for K = {k}); got {cfg.describe()}")
         _gluon.mx_w8a16_wgmma_ws[grid](
             x_desc, w_desc, d_desc, *common, ws, cnt, m, n, k, q.shape[1], y.stride(0),
             HAS_BIAS=bias is not None, TK=q.shape[2], BLOCK_M=cfg.block_m, BLOCK_K=cfg.block_k, FULL_TILES=full,

@@ -413,14 +413,15 @@ def test_wgmma_kernel_repeats_exactly(cfg, act, k):
                     reason="the Gluon wgmma kernel runs on sm_90 only")
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("n,k", [(4993, 32), (4993, 96), (8192, 320), (4993, 4096), (8192, 4096), (4096, 8192),
-                                 (2048, 8192)])
+                                 (2048, 8192), (128, 1056)])
 def test_table_writes_every_output_right_under_stress(n, k, act, monkeypatch):
     """Through the heuristic (so the Gluon tiles, the warp-specialized one past M = 128):
     every output element written (the output's memory is NaN before each call) and right,
     three calls each, partial tiles in M and N; at 8192x4096, M = 2304 the last wave's
     tiles are split (``split_tail``, 576 tiles on 132 SMs); at 4096x8192, M = 129-256 the
     256-row tile splits in four with the shared fix-up, at 2048x8192, M = 129-256 the
-    128-row tile (in four, shared). Other shapes of the kernel left elements unwritten or wrong
+    128-row tile (in four, shared); at 128x1056 (33 K tiles of 32) the 128-row tile splits in
+    eight, which the launch makes seven (without the shared fix-up). Other shapes of the kernel left elements unwritten or wrong
     (tools/flaky_probe.py); this guards the table's."""
     monkeypatch.setattr(kernel_module, "GLUON", True)
     layer, kernel, w32 = gpu_layer(n, k, act, True)
