@@ -351,10 +351,12 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert not pick(256, 4096, 4096).shared_fixup  # 16 K tiles a split: the 128-row tile in two
         assert (pick(160, 4096, 6144).block_m, pick(160, 4096, 6144).shared_fixup) == (128, False)  # padded, 24
         assert not pick(256, 512, 16384).shared_fixup  # the 128-row tile in 16: shares of 8 columns
-        # K = 1056 (packed 32 wide): 33 K tiles in eight runs of five leave the eighth empty, the
-        # launch splits in seven, and 128 rows make no seven shares of whole 16-column groups
+        # K = 1056 (packed 32 wide): 33 K tiles in eight runs of five leave the eighth empty (the
+        # launch would split in seven, and 128 rows make no seven shares of 16-column groups):
+        # the table splits in four, shared
         short = configs.choose(256, 128, 1056, 132, tile_k=32, wgmma=True)
-        assert (short.block_m, short.split_k, configs.launch_split(33, 8), short.shared_fixup) == (128, 8, 7, False)
+        assert configs.launch_split(33, 8) == 7 and configs.launch_split(33, 4) == 4
+        assert (short.block_m, short.split_k, short.shared_fixup) == (128, 4, True)
         assert not configs.choose(256, 2048, 4096, 132, (("shared_fixup", False),), tile_k=512, wgmma=True).shared_fixup
         assert not pick(256, 8192, 8192).shared_fixup  # split in two: the last split sums
         assert not pick(512, 4096, 14336).shared_fixup  # 64 tiles in two
@@ -370,28 +372,32 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
     configs.choose.cache_clear()
 
 
-def test_table_gives_the_shared_fixup_only_where_the_launch_takes_it():
-    """Every pingpong config the table gives ``shared_fixup`` can launch it: the programs the
-    launch runs (a program per split of K that has K tiles, as ``_gluon._program_tile``
-    counts them) fit one wave, and each of those splits' share of the tile is whole 16-column
-    groups. K from 512 to 16384 by 32 (the 128-row tile split in eight at K = 1056 ran seven
-    splits, which the launch refused)."""
+def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
+    """The Gluon kernels' configs from the table: the launch runs every split the table asks
+    for (a program per split of K that has K tiles, as ``_gluon._program_tile`` counts them;
+    33 K tiles in eight would leave the eighth empty); and every config given
+    ``shared_fixup`` can launch it: its programs fit one wave, each split's share of the tile
+    whole 16-column groups. K from 512 to 16384 by 32 (at K = 1056 the table had split the
+    128-row tile in eight, shared, which the launch ran as seven and refused)."""
     from mxfp8_marlin.packing import tile_k
 
-    shared = 0
+    shared = split = 0
     for k in range(512, 16385, 32):
         for n in (128, 384, 1024, 2048, 4096):
-            for m in (129, 160, 200, 256, 300, 512):
+            for m in (1, 16, 64, 129, 160, 200, 256, 300, 512):
                 cfg = configs.choose(m, n, k, 132, tile_k=tile_k(k), wgmma=True)
-                if not cfg.shared_fixup:
+                if cfg.strategy not in ("wgmma", "pingpong") or cfg.split_k == 1:
                     continue
-                shared += 1
                 k_tiles = k // cfg.block_k
                 per_split = -(-k_tiles // cfg.split_k)
                 runs = sum(1 for s in range(cfg.split_k) if s * per_split < k_tiles)
-                assert configs.output_tiles(m, n, cfg) * runs <= 132 and cfg.block_m % (16 * runs) == 0, (m, n, k)
-                assert not cfg.persistent and not cfg.split_tail, (m, n, k)
-    assert shared > 1000  # the scan reaches the rule
+                assert runs == cfg.split_k, (m, n, k, cfg.describe())
+                split += 1
+                if cfg.shared_fixup:
+                    shared += 1
+                    assert configs.output_tiles(m, n, cfg) * runs <= 132 and cfg.block_m % (16 * runs) == 0, (m, n, k)
+                    assert not cfg.persistent and not cfg.split_tail, (m, n, k)
+    assert shared > 1000 and split > shared  # the scan reaches both rules
     configs.choose.cache_clear()
 
 
