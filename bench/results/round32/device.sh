@@ -9,6 +9,9 @@
 #   splits it chose before; the 256-row tile with x padded (M = 160) split in four, shared,
 #   against the 128-row tile in two at 32-56 K tiles a split (part 1: 32 lost); the GPU tests
 #   of the table and the split-K paths
+#   part 3: the pingpong kernel alone keeping whole splits (the wgmma kernel lost with them in
+#   part 2), where the launch would split in 15 with 5-15 K tiles each: in eight, shared (the
+#   table) against 16 (15); the GPU tests of the table and the shared fix-up
 # Each step gets what is left of a 560-second call; results end up in $OUT/round32_PART.tgz.
 #   OUT=dir bash bench/results/round32/device.sh COMMIT PART
 set -uo pipefail
@@ -36,6 +39,13 @@ case "$part" in
     probe 30 ab_keep8 --set "split_k=8,shared_fixup=False" --rounds 3 --cases 1024x1056:256,128x1056:256
     probe 30 ab_keep16 --set "split_k=16,shared_fixup=False" --rounds 3 --cases 512x2080:256,1024x1056:16,1024x15360:16,384x15360:16
     probe 30 ab_keep_tile --set "block_m=128,split_k=16,shared_fixup=False" --rounds 3 --cases 384x14400:256
+    ;;
+3)
+    probe 40 ab_keep15 --set "split_k=16,shared_fixup=False" --rounds 3 \
+        --cases 384x14400:256,384x10560:256,384x7680:256,384x4800:256,1024x7680:256
+    step 90 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
+        -k "under_stress or shared_fixup"
+    tail -2 "$work/tests_$card.txt"
     ;;
 esac
 pack

@@ -164,9 +164,11 @@ PINGPONG_MIN_K_TILES = 64
 # 4096x6144 M = 200 31.5 -> 29.7, 2048x6144 M = 512 31.6 -> 30.1; split in eight against the
 # 128-row tile in four: 2048x12288 (24) 34.7 -> 30.5, 2048x10240 (20) 31.2 -> 27.9. Not taken:
 # 4096x4096 (16) 24.7 -> 25.1; 4096x6144 M = 160 (24, padded) 32.3 -> 34.9. Splits in two:
-# the shared fix-up was 2-4% slower (round 30 part 1, whose files were not kept).
+# the shared fix-up was 2-4% slower (round 30 part 1, whose files were not kept). Round 32
+# part 2, x padded (M = 160): 4096x8192 (32) 39.3 -> 40.6 (part 1: 38.8 -> 40.1), 4096x10240
+# (40) 46.2 -> 45.3, 4096x12288 (48) 53.2 -> 50.7, 4096x14336 (56) 60.0 -> 56.0.
 PINGPONG_SHARED_MIN_K_TILES = 20
-PINGPONG_SHARED_PADDED_MIN_K_TILES = 32
+PINGPONG_SHARED_PADDED_MIN_K_TILES = 40
 # A pingpong tile split in two: the first split hands this many of its K tiles (by the
 # tile's rows) to the second, so that its partial is stored while the second still
 # computes. 256 rows (a 128 KB partial): round 20g, 8192x8192 at M = 256 56.1-56.3 us
@@ -331,14 +333,15 @@ def output_tiles(m: int, n: int, cfg: Config) -> int:
     return -(-m // cfg.block_m) * -(-n // cfg.block_n)
 
 
-def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0, min_k_tiles: int = 2) -> int:
+def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0, min_k_tiles: int = 2,
+                whole: bool = False) -> int:
     """The power-of-two split of K that brings the grid closest to ``waves`` programs per
-    SM (log scale), keeping at least ``min_k_tiles`` K tiles per split, among the splits a
-    launch keeps (``launch_split``: 33 K tiles in eight would run seven, which no shared
-    fix-up can divide 128 rows into; round 32, 1024x1056 M = 256 in four, shared, 15.2 -> 12.0 us)."""
+    SM (log scale), keeping at least ``min_k_tiles`` K tiles per split; ``whole``: only
+    splits the launch keeps (``launch_split``; 33 K tiles in eight run as seven)."""
     tiles = output_tiles(m, n, cfg)
     k_tiles = k // cfg.block_k
-    splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= min_k_tiles and launch_split(k_tiles, s) == s]
+    splits = [s for s in (1, 2, 4, 8, 16)
+              if s == 1 or k_tiles // s >= min_k_tiles and (not whole or launch_split(k_tiles, s) == s)]
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
@@ -395,7 +398,12 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         return cfg
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
-        cfg = replace(cfg, split_k=fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles))
+        # The pingpong kernel splits only as the launch keeps: the shared fix-up, which then
+        # applies, beat the last split summing seven or thirteen partials (round 32: 1024x1056
+        # M = 256 in four 11.7 us, in eight (seven) 15.0; 512x2080 in eight 11.8, in 16 (13)
+        # 17.4). The wgmma kernel keeps more programs (384x15360 M = 16 in 16 (15) 12.4, in 8 14.9).
+        split = fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles, cfg.strategy == "pingpong")
+        cfg = replace(cfg, split_k=split)
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
             if (split := tail_split(output_tiles(m, n, cfg), k // cfg.block_k, num_sms)) > 1:
                 cfg = replace(cfg, split_k=split, split_tail=True)

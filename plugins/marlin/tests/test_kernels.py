@@ -339,9 +339,9 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         odd = configs.choose(256, 4096, 4096, 132, (("block_m", 64), ("split_k", 2)), tile_k=512, wgmma=True)
         assert (odd.strategy, odd.split_skew) == ("pingpong", 0)
         # the 256-row tile split in more than two within a wave, each split at least 20 K
-        # tiles (32 where x is padded, M = 160): every split sums a share of the tile
+        # tiles (40 where x is padded, M = 160): every split sums a share of the tile
         # (shared_fixup), with no skew; so does the 128-row tile split in four or eight
-        for m, n, k, rows, split in ((256, 4096, 14336, 256, 4), (160, 4096, 8192, 256, 4), (256, 2048, 16384, 256, 8),
+        for m, n, k, rows, split in ((256, 4096, 14336, 256, 4), (160, 4096, 10240, 256, 4), (256, 2048, 16384, 256, 8),
                                      (256, 4096, 5120, 256, 4), (200, 4096, 6144, 256, 4), (256, 2048, 10240, 256, 8),
                                      (256, 2048, 4096, 128, 4), (256, 2048, 8192, 128, 4), (160, 1024, 8192, 128, 8)):
             cfg = pick(m, n, k)
@@ -350,6 +350,7 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
             assert "shared" in cfg.describe()
         assert not pick(256, 4096, 4096).shared_fixup  # 16 K tiles a split: the 128-row tile in two
         assert (pick(160, 4096, 6144).block_m, pick(160, 4096, 6144).shared_fixup) == (128, False)  # padded, 24
+        assert (pick(160, 4096, 8192).block_m, pick(160, 4096, 8192).shared_fixup) == (128, False)  # padded, 32
         assert not pick(256, 512, 16384).shared_fixup  # the 128-row tile in 16: shares of 8 columns
         # K = 1056 (packed 32 wide): 33 K tiles in eight runs of five leave the eighth empty (the
         # launch would split in seven, and 128 rows make no seven shares of 16-column groups):
@@ -373,12 +374,13 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
 
 
 def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
-    """The Gluon kernels' configs from the table: the launch runs every split the table asks
-    for (a program per split of K that has K tiles, as ``_gluon._program_tile`` counts them;
-    33 K tiles in eight would leave the eighth empty); and every config given
-    ``shared_fixup`` can launch it: its programs fit one wave, each split's share of the tile
-    whole 16-column groups. K from 512 to 16384 by 32 (at K = 1056 the table had split the
-    128-row tile in eight, shared, which the launch ran as seven and refused)."""
+    """The pingpong configs from the table: the launch runs every split the table asks for
+    (a program per split of K that has K tiles, as ``_gluon._program_tile`` counts them; 33
+    K tiles in eight would leave the eighth empty); and every config given ``shared_fixup``
+    can launch it: its programs fit one wave, each split's share of the tile whole 16-column
+    groups. K from 512 to 16384 by 32 (at K = 1056 the table had split the 128-row tile in
+    eight, shared, which the launch ran as seven and refused). The wgmma kernel (M <= 128)
+    keeps splits the launch shortens (384x15360 at M = 16: 16, run as 15)."""
     from mxfp8_marlin.packing import tile_k
 
     shared = split = 0
@@ -386,7 +388,7 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
         for n in (128, 384, 1024, 2048, 4096):
             for m in (1, 16, 64, 129, 160, 200, 256, 300, 512):
                 cfg = configs.choose(m, n, k, 132, tile_k=tile_k(k), wgmma=True)
-                if cfg.strategy not in ("wgmma", "pingpong") or cfg.split_k == 1:
+                if cfg.strategy != "pingpong" or cfg.split_k == 1:
                     continue
                 k_tiles = k // cfg.block_k
                 per_split = -(-k_tiles // cfg.split_k)
@@ -398,6 +400,7 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
                     assert configs.output_tiles(m, n, cfg) * runs <= 132 and cfg.block_m % (16 * runs) == 0, (m, n, k)
                     assert not cfg.persistent and not cfg.split_tail, (m, n, k)
     assert shared > 1000 and split > shared  # the scan reaches both rules
+    assert configs.choose(16, 384, 15360, 132, tile_k=512, wgmma=True).split_k == 16
     configs.choose.cache_clear()
 
 
