@@ -12,6 +12,8 @@
 #   part 3: the pingpong kernel alone keeping whole splits (the wgmma kernel lost with them in
 #   part 2), where the launch would split in 15 with 5-15 K tiles each: in eight, shared (the
 #   table) against 16 (15); the GPU tests of the table and the shared fix-up
+#   part 4: the 128-row tile split in 16 (whole, no shared fix-up: shares of 8 columns) against
+#   eight, shared
 # Each step gets what is left of a 560-second call; results end up in $OUT/round32_PART.tgz.
 #   OUT=dir bash bench/results/round32/device.sh COMMIT PART
 set -uo pipefail
@@ -46,6 +48,10 @@ case "$part" in
     step 90 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
         -k "under_stress or shared_fixup"
     tail -2 "$work/tests_$card.txt"
+    ;;
+4)
+    probe 40 ab_16_8 --set "split_k=8,shared_fixup=True" --rounds 3 \
+        --cases 512x16384:256,384x8192:256,512x8192:256,256x4096:256
     ;;
 esac
 pack
