@@ -14,6 +14,7 @@
 #   table) against 16 (15); the GPU tests of the table and the shared fix-up
 #   part 4: the 128-row tile split in 16 (whole, no shared fix-up: shares of 8 columns) against
 #   eight, shared
+#   part 5: the GPU tests of the table, the split-K paths and the shared fix-up at the final rules
 # Each step gets what is left of a 560-second call; results end up in $OUT/round32_PART.tgz.
 #   OUT=dir bash bench/results/round32/device.sh COMMIT PART
 set -uo pipefail
@@ -52,6 +53,11 @@ case "$part" in
 4)
     probe 40 ab_16_8 --set "split_k=8,shared_fixup=True" --rounds 3 \
         --cases 512x16384:256,384x8192:256,512x8192:256,256x4096:256
+    ;;
+5)
+    step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
+        -k "table or shared_fixup or split"
+    tail -2 "$work/tests_$card.txt"
     ;;
 esac
 pack

@@ -334,14 +334,16 @@ def output_tiles(m: int, n: int, cfg: Config) -> int:
 
 
 def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0, min_k_tiles: int = 2,
-                whole: bool = False) -> int:
+                shared: bool = False) -> int:
     """The power-of-two split of K that brings the grid closest to ``waves`` programs per
-    SM (log scale), keeping at least ``min_k_tiles`` K tiles per split; ``whole``: only
-    splits the launch keeps (``launch_split``; 33 K tiles in eight run as seven)."""
+    SM (log scale), keeping at least ``min_k_tiles`` K tiles per split; ``shared``: only
+    splits whose tile the shared fix-up could divide (the launch keeps the split,
+    ``launch_split``: 33 K tiles in eight run as seven; and ``block_m`` is a multiple of 16 x
+    split, as ``shares_fit`` asks)."""
     tiles = output_tiles(m, n, cfg)
     k_tiles = k // cfg.block_k
-    splits = [s for s in (1, 2, 4, 8, 16)
-              if s == 1 or k_tiles // s >= min_k_tiles and (not whole or launch_split(k_tiles, s) == s)]
+    splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= min_k_tiles and (
+        not shared or launch_split(k_tiles, s) == s and cfg.block_m % (16 * s) == 0)]
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
@@ -398,10 +400,12 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         return cfg
     cfg = replace(cfg, block_k=fit_block_k(tile_k, cfg.block_k))
     if "split_k" not in dict(overrides):
-        # The pingpong kernel splits only as the launch keeps: the shared fix-up, which then
-        # applies, beat the last split summing seven or thirteen partials (round 32: 1024x1056
-        # M = 256 in four 11.7 us, in eight (seven) 15.0; 512x2080 in eight 11.8, in 16 (13)
-        # 17.4). The wgmma kernel keeps more programs (384x15360 M = 16 in 16 (15) 12.4, in 8 14.9).
+        # The pingpong kernel splits only where the shared fix-up could sum the partials: it
+        # beat the last split summing 6-15 of them (round 32, M = 256, the 128-row tile, us:
+        # 1024x1056 in four 11.7, in eight (run as seven) 15.0; 512x2080 in eight 11.8, in 16
+        # (13) 17.4; 1024x7680 in eight 18.7, in 16 (15) 31.2; 384x14400 22.8 against 24.3;
+        # 512x8192 in eight 16.9, in 16 (8-column shares: none) 22.2; 512x16384 23.7 against
+        # 26.1). The wgmma kernel keeps more programs (384x15360 M = 16 in 16 (15) 12.4, in 8 14.9).
         split = fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles, cfg.strategy == "pingpong")
         cfg = replace(cfg, split_k=split)
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):

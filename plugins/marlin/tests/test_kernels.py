@@ -351,7 +351,8 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert not pick(256, 4096, 4096).shared_fixup  # 16 K tiles a split: the 128-row tile in two
         assert (pick(160, 4096, 6144).block_m, pick(160, 4096, 6144).shared_fixup) == (128, False)  # padded, 24
         assert (pick(160, 4096, 8192).block_m, pick(160, 4096, 8192).shared_fixup) == (128, False)  # padded, 32
-        assert not pick(256, 512, 16384).shared_fixup  # the 128-row tile in 16: shares of 8 columns
+        # the 128-row tile in 16 would make shares of 8 columns: in eight, shared
+        assert (pick(256, 512, 16384).split_k, pick(256, 512, 16384).shared_fixup) == (8, True)
         # K = 1056 (packed 32 wide): 33 K tiles in eight runs of five leave the eighth empty (the
         # launch would split in seven, and 128 rows make no seven shares of 16-column groups):
         # the table splits in four, shared
@@ -376,9 +377,9 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
 def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     """The pingpong configs from the table: the launch runs every split the table asks for
     (a program per split of K that has K tiles, as ``_gluon._program_tile`` counts them; 33
-    K tiles in eight would leave the eighth empty); and every config given ``shared_fixup``
-    can launch it: its programs fit one wave, each split's share of the tile whole 16-column
-    groups. K from 512 to 16384 by 32 (at K = 1056 the table had split the 128-row tile in
+    K tiles in eight would leave the eighth empty), each split's share of the tile whole
+    16-column groups; and every config given ``shared_fixup`` can launch it (its programs
+    fit one wave). K from 512 to 16384 by 32 (at K = 1056 the table had split the 128-row tile in
     eight, shared, which the launch ran as seven and refused). The wgmma kernel (M <= 128)
     keeps splits the launch shortens (384x15360 at M = 16: 16, run as 15)."""
     from mxfp8_marlin.packing import tile_k
@@ -393,7 +394,7 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
                 k_tiles = k // cfg.block_k
                 per_split = -(-k_tiles // cfg.split_k)
                 runs = sum(1 for s in range(cfg.split_k) if s * per_split < k_tiles)
-                assert runs == cfg.split_k, (m, n, k, cfg.describe())
+                assert runs == cfg.split_k and cfg.block_m % (16 * runs) == 0, (m, n, k, cfg.describe())
                 split += 1
                 if cfg.shared_fixup:
                     shared += 1
