@@ -216,7 +216,13 @@ def shares_fit(m: int, n: int, k: int, cfg: Config, num_sms: int) -> bool:
     (``block_m`` a multiple of 16 x the launch's split, ``launch_split``)."""
     split = launch_split(k // cfg.block_k, cfg.split_k)
     return (split > 1 and not cfg.persistent and not cfg.split_tail
-            and output_tiles(m, n, cfg) * split <= num_sms and cfg.block_m % (16 * split) == 0)
+            and output_tiles(m, n, cfg) * split <= num_sms and shares_divide(cfg.block_m, split))
+
+
+def shares_divide(block_m: int, split: int) -> bool:
+    """Whether a ``block_m``-row tile divides into ``split`` shares of whole 16-column groups
+    of the accumulator (the shared fix-up's unit, ``_gluon._shared_fixup``)."""
+    return block_m % (16 * split) == 0
 
 
 def launch_split(k_tiles: int, split_k: int) -> int:
@@ -338,12 +344,11 @@ def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float 
     """The power-of-two split of K that brings the grid closest to ``waves`` programs per
     SM (log scale), keeping at least ``min_k_tiles`` K tiles per split; ``shared``: only
     splits whose tile the shared fix-up could divide (the launch keeps the split,
-    ``launch_split``: 33 K tiles in eight run as seven; and ``block_m`` is a multiple of 16 x
-    split, as ``shares_fit`` asks)."""
+    ``launch_split``: 33 K tiles in eight run as seven; and ``shares_divide``)."""
     tiles = output_tiles(m, n, cfg)
     k_tiles = k // cfg.block_k
     splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= min_k_tiles and (
-        not shared or launch_split(k_tiles, s) == s and cfg.block_m % (16 * s) == 0)]
+        not shared or launch_split(k_tiles, s) == s and shares_divide(cfg.block_m, s))]
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
