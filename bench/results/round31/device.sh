@@ -5,12 +5,9 @@
 #           32 K tiles a split): the 256-row tile split in four or eight with it against the
 #           table's 128-row tile; the 128-row tile's own splits in four and eight with it (the
 #           table has them sum at the last split); the benchmark
-#   part 2: the table's new rules (the 256-row tile shared from 20 K tiles a split where x is
-#           not padded; every tile split in more than two shared, where shares_fit): the
-#           marlin GPU tests of the fix-up and the table; the new table (A) against the previous
-#           one's configs (B); the benchmark
-# Each step gets what is left of a 560-second call; results end up in $OUT/round31_PART.tgz.
-#   OUT=dir bash bench/results/round31/device.sh COMMIT PART
+#   part 2 (never ran: no device) moved to round32/device.sh part 1, which ran it
+# Each step gets what is left of a 560-second call; results end up in $OUT/round31_1.tgz.
+#   OUT=dir bash bench/results/round31/device.sh COMMIT 1
 set -uo pipefail
 round=round31
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
@@ -29,16 +26,9 @@ case "$part" in
         --cases 2048x4096:256,2048x8192:256,2048x12288:256,1024x8192:256,1024x16384:256,2048x8192:200,1024x8192:160
     run_bench ""
     ;;
-2)
-    step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
-        -k "shared_fixup or under_stress or table"
-    tail -2 "$work/tests_$card.txt"
-    probe 50 ab_new_256x4 --set "block_m=128,split_k=2,split_skew=2,shared_fixup=False" --rounds 3 \
-        --cases 4096x5120:256,3072x6144:256,4096x6144:200,4096x8192:160
-    probe 30 ab_new_256x8 --set "block_m=128,split_k=4,shared_fixup=False" --rounds 3 \
-        --cases 2048x10240:256,2048x12288:256
-    probe 30 ab_new_128 --set shared_fixup=False --rounds 3 --cases 2048x4096:256,2048x8192:256,1024x8192:256
-    run_bench ""
+*)
+    echo "round31: part $part is not here (part 2 became round32/device.sh part 1)" >&2
+    exit 2
     ;;
 esac
 pack
