@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Round 33's device runs (bench/notes_marlin.md, round 33).
+#   part 1: the pingpong kernel (one program per SM) split past one wave, as the table has it
+#   (fit_split_k's nearest wave in log scale: 1.1-1.4 waves, so a second round of programs),
+#   against the largest split that fits one wave: split 2 -> none, 4 -> 2 (skew 2), 8 -> 4
+#   (shared); every marlin GPU test at HEAD; the benchmark
+# Each step gets what is left of a 560-second call; results end up in $OUT/round33_PART.tgz.
+#   OUT=dir bash bench/results/round33/device.sh COMMIT PART
+set -uo pipefail
+round=round33
+source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
+case "$part" in
+1)
+    probe 40 ab_wave2 --set "split_k=1,split_skew=0" --rounds 3 \
+        --cases 2048x1024:640,2048x4096:640,1536x4096:768,3072x4096:384
+    probe 40 ab_wave4 --set "split_k=2,split_skew=2" --rounds 3 \
+        --cases 1024x1024:640,1024x4096:640,1536x4096:384,384x4096:1536
+    probe 40 ab_wave8 --set "split_k=4,shared_fixup=True" --rounds 3 \
+        --cases 384x2048:768,512x4096:640,384x7168:768
+    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    tail -2 "$work/tests_$card.txt"
+    run_bench ""
+    ;;
+*) echo "round 33 has no part $part"; exit 2 ;;
+esac
+pack
