@@ -340,15 +340,17 @@ def output_tiles(m: int, n: int, cfg: Config) -> int:
 
 
 def fit_split_k(m: int, n: int, k: int, cfg: Config, num_sms: int, waves: float = 2.0, min_k_tiles: int = 2,
-                shared: bool = False) -> int:
+                shared: bool = False, one_wave: bool = False) -> int:
     """The power-of-two split of K that brings the grid closest to ``waves`` programs per
     SM (log scale), keeping at least ``min_k_tiles`` K tiles per split; ``shared``: only
     splits whose tile the shared fix-up could divide (the launch keeps the split,
-    ``launch_split``: 33 K tiles in eight run as seven; and ``shares_divide``)."""
+    ``launch_split``: 33 K tiles in eight run as seven; and ``shares_divide``); ``one_wave``:
+    only splits whose programs all fit on ``num_sms`` SMs at once (one program per SM)."""
     tiles = output_tiles(m, n, cfg)
     k_tiles = k // cfg.block_k
     splits = [s for s in (1, 2, 4, 8, 16) if s == 1 or k_tiles // s >= min_k_tiles and (
-        not shared or launch_split(k_tiles, s) == s and shares_divide(cfg.block_m, s))]
+        not shared or launch_split(k_tiles, s) == s and shares_divide(cfg.block_m, s)) and (
+        not one_wave or tiles * launch_split(k_tiles, s) <= num_sms)]
     return min(splits, key=lambda s: (abs(math.log(tiles * s / (waves * num_sms))), s))
 
 
@@ -411,7 +413,14 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         # (13) 17.4; 1024x7680 in eight 18.7, in 16 (15) 31.2; 384x14400 22.8 against 24.3;
         # 512x8192 in eight 16.9, in 16 (8-column shares: none) 22.2; 512x16384 23.7 against
         # 26.1). The wgmma kernel keeps more programs (384x15360 M = 16 in 16 (15) 12.4, in 8 14.9).
-        split = fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles, cfg.strategy == "pingpong")
+        # And only where all its programs fit one wave: it runs one program per SM, and the
+        # split nearest one wave (log scale) had been up to 1.41 waves, whose second round
+        # cost more than half the split (round 33 part 1, the 128-row tile, us: 2048x1024
+        # M = 640 in two 20.2, whole 14.5; 1536x4096 M = 768 40.6 / 35.0; 1024x1024 M = 640 in
+        # four 19.9, in two 13.3; 1024x4096 30.5 / 24.0; 384x2048 M = 768 in eight 21.5, in
+        # four, shared, 13.5; 384x7168 30.4 / 22.4).
+        pingpong = cfg.strategy == "pingpong"
+        split = fit_split_k(min(m, bucket), n, k, cfg, num_sms, waves or 1.0, min_k_tiles, pingpong, pingpong)
         cfg = replace(cfg, split_k=split)
         if cfg.strategy == "pingpong" and cfg.split_k == 1 and "split_tail" not in dict(overrides):
             if (split := tail_split(output_tiles(m, n, cfg), k // cfg.block_k, num_sms)) > 1:
