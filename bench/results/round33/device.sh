@@ -4,6 +4,11 @@
 #   (fit_split_k's nearest wave in log scale: 1.1-1.4 waves, so a second round of programs),
 #   against the largest split that fits one wave: split 2 -> none, 4 -> 2 (skew 2), 8 -> 4
 #   (shared); every marlin GPU test at HEAD; the benchmark
+#   part 2: the table at 6c7d8a0 (pingpong splits within one wave) against the splits before
+#   it: the 256-row tile (split 2 -> none, 4 -> 2), the 128-row tile at an odd K (4 -> 2); the
+#   256-row tile against the 128-row one where both run whole in one wave (pingpong_for keeps
+#   judging the 256-row tile by the split nearest one wave); the GPU tests of the table and
+#   the split-K paths
 # Each step gets what is left of a 560-second call; results end up in $OUT/round33_PART.tgz.
 #   OUT=dir bash bench/results/round33/device.sh COMMIT PART
 set -uo pipefail
@@ -20,6 +25,16 @@ case "$part" in
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
     run_bench ""
+    ;;
+2)
+    probe 40 ab_wave256 --set "split_k=2,split_skew=4" --rounds 3 \
+        --cases 3072x8192:640,3072x14336:768,1536x12288:1536
+    probe 30 ab_wave256_4 --set "split_k=4,split_skew=0" --rounds 3 --cases 1536x16384:640
+    probe 30 ab_wave128_odd --set "split_k=4,split_skew=0" --rounds 3 --cases 1024x544:640,1536x544:384
+    probe 30 ab_tile256 --set "block_m=256" --rounds 3 --cases 3072x4096:640,3072x5120:640
+    step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
+        -k "table or shared_fixup or split"
+    tail -2 "$work/tests_$card.txt"
     ;;
 *) echo "round 33 has no part $part"; exit 2 ;;
 esac
