@@ -26,6 +26,10 @@ from functools import lru_cache
 BLOCK = 32
 
 
+STRATEGIES = ("fused", "wgmma", "pingpong", "gemv", "dequant")
+_COUNTS = ("block_m", "block_n", "block_k", "split_k", "group_n", "num_warps", "num_stages")
+
+
 @dataclass(frozen=True)
 class Config:
     # "fused" (the Triton GEMM), "wgmma" (the Gluon GEMM, sm_90 only), "pingpong" (its
@@ -61,6 +65,17 @@ class Config:
     # gemv: load two K tiles before using either (two 16-byte loads in flight per thread,
     # at the cost of the registers that hold the second tile)
     k_pairs: bool = False
+
+    def __post_init__(self):
+        # Caught here, not at the launch: an unknown strategy would have run the Triton GEMM,
+        # and split_k = 0 an empty grid whose output was never written.
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"marlin: Config.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+        bad = [f"{f}={getattr(self, f)!r}" for f in _COUNTS if type(getattr(self, f)) is not int or getattr(self, f) < 1]
+        bad += [f"{f}={getattr(self, f)!r}" for f in ("split_skew", "chunk_mb") if not getattr(self, f) >= 0]
+        if bad:
+            raise ValueError(f"marlin: Config needs {', '.join(_COUNTS)} >= 1 (integers) and split_skew, chunk_mb "
+                             f">= 0 (got {', '.join(bad)})")
 
     def describe(self) -> str:
         if self.strategy == "dequant":

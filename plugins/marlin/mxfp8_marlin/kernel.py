@@ -260,6 +260,9 @@ def run_gemm(
             f"marlin: the Triton kernels need CUDA tensors (got {x.device}); on a CPU they run only "
             "under the Triton interpreter (TRITON_INTERPRET=1 set before Triton is imported)"
         )
+    for name in (decode, config.decode if config else None):
+        if name is not None and name not in DECODES:
+            raise ValueError(f"marlin: decode must be one of {', '.join(DECODES)} or None (got {name!r})")
     m, k = x.shape
     n = rs.shape[0]
     tk = q.shape[2]

@@ -446,6 +446,31 @@ def test_row_split_sends_a_few_rows_past_whole_256_row_tiles_to_a_launch_of_thei
     assert configs.row_split(m, Config("fused", block_m=256)) == m
 
 
+@pytest.mark.parametrize("fields,message", [
+    (dict(strategy="pingpnog"), "strategy must be one of fused, wgmma, pingpong, gemv, dequant \\(got 'pingpnog'\\)"),
+    (dict(strategy="fused", split_k=0), r"\(got split_k=0\)"),  # an empty grid: y never written
+    (dict(strategy="pingpong", split_k=0), r"\(got split_k=0\)"),  # a ZeroDivisionError in launch_split
+    (dict(strategy="fused", block_n=64.0, num_stages=-1), r"\(got block_n=64.0, num_stages=-1\)"),
+    (dict(strategy="wgmma", split_skew=-2), r"\(got split_skew=-2\)"),
+    (dict(strategy="dequant", chunk_mb=float("nan")), r"\(got chunk_mb=nan\)"),
+])
+def test_config_refuses_fields_no_kernel_can_run(fields, message):
+    """A misspelled strategy had run the Triton GEMM, and split_k = 0 had returned the
+    uninitialized output: both are refused when the Config is made."""
+    with pytest.raises(ValueError, match=message):
+        Config(**fields)
+
+
+def test_unknown_decode_is_refused_before_any_launch():
+    layer, _, _ = processed(40, 96, torch.bfloat16)
+    x = x_for((3, 96), torch.bfloat16)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16)
+    with pytest.raises(ValueError, match="decode must be one of bits, cvt, asm or None \\(got 'cvt8'\\)"):
+        run_gemm(x, *args, decode="cvt8")
+    with pytest.raises(ValueError, match="\\(got 'bit'\\)"):
+        run_gemm(x, *args, config=Config("fused", decode="bit"))
+
+
 def test_split_tail_is_refused_where_it_would_be_ignored():
     layer, _, _ = processed(40, 96, torch.bfloat16)
     x = x_for((3, 96), torch.bfloat16)
