@@ -8,7 +8,8 @@
 #   it: the 256-row tile (split 2 -> none, 4 -> 2), the 128-row tile at an odd K (4 -> 2); the
 #   256-row tile against the 128-row one where both run whole in one wave (pingpong_for keeps
 #   judging the 256-row tile by the split nearest one wave); the GPU tests of the table and
-#   the split-K paths
+#   the split-K paths; the 128-row tile with six and eight stages (24 KB each) at 4096x4096,
+#   M = 256 (round 21 had more stages no faster for the M <= 16 kernel, not this one)
 # Each step gets what is left of a 560-second call; results end up in $OUT/round33_PART.tgz.
 #   OUT=dir bash bench/results/round33/device.sh COMMIT PART
 set -uo pipefail
@@ -35,6 +36,8 @@ case "$part" in
     step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
         -k "table or shared_fixup or split"
     tail -2 "$work/tests_$card.txt"
+    probe 30 ab_stages6 --set "num_stages=6" --rounds 3 --cases 4096x4096:256,4096x4096:200,2048x4096:256
+    probe 30 ab_stages8 --set "num_stages=8" --rounds 3 --cases 4096x4096:256
     ;;
 *) echo "round 33 has no part $part"; exit 2 ;;
 esac
