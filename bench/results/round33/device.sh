@@ -9,7 +9,9 @@
 #   256-row tile against the 128-row one where both run whole in one wave (pingpong_for keeps
 #   judging the 256-row tile by the split nearest one wave); the GPU tests of the table and
 #   the split-K paths; the 128-row tile with six and eight stages (24 KB each) at 4096x4096,
-#   M = 256 (round 21 had more stages no faster for the M <= 16 kernel, not this one)
+#   M = 256 (round 21 had more stages no faster for the M <= 16 kernel, not this one);
+#   dequantize + cuBLAS against the table at part 1's small weights (M = 384-1536, where the
+#   pingpong kernel stayed 1.3-1.7x slower than cuBLAS with its split fixed)
 # Each step gets what is left of a 560-second call; results end up in $OUT/round33_PART.tgz.
 #   OUT=dir bash bench/results/round33/device.sh COMMIT PART
 set -uo pipefail
@@ -38,6 +40,8 @@ case "$part" in
     tail -2 "$work/tests_$card.txt"
     probe 30 ab_stages6 --set "num_stages=6" --rounds 3 --cases 4096x4096:256,4096x4096:200,2048x4096:256
     probe 30 ab_stages8 --set "num_stages=8" --rounds 3 --cases 4096x4096:256
+    probe 40 ab_dequant_small --set "strategy='dequant',split_k=1,split_skew=0,shared_fixup=False" --rounds 3 \
+        --cases 2048x1024:640,1024x1024:640,384x2048:768,512x4096:640,1024x4096:640,1536x4096:384
     ;;
 *) echo "round 33 has no part $part"; exit 2 ;;
 esac
