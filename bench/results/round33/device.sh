@@ -32,12 +32,12 @@ case "$part" in
 2)
     probe 40 ab_wave256 --set "split_k=2,split_skew=4" --rounds 3 \
         --cases 3072x8192:640,3072x14336:768,1536x12288:1536
-    probe 30 ab_wave256_4 --set "split_k=4,split_skew=0" --rounds 3 --cases 1536x16384:640
-    probe 30 ab_wave128_odd --set "split_k=4,split_skew=0" --rounds 3 --cases 1024x544:640,1536x544:384
-    probe 30 ab_tile256 --set "block_m=256" --rounds 3 --cases 3072x4096:640,3072x5120:640
     step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
         -k "table or shared_fixup or split"
     tail -2 "$work/tests_$card.txt"
+    probe 30 ab_wave256_4 --set "split_k=4,split_skew=0" --rounds 3 --cases 1536x16384:640
+    probe 30 ab_wave128_odd --set "split_k=4,split_skew=0" --rounds 3 --cases 1024x544:640,1536x544:384
+    probe 30 ab_tile256 --set "block_m=256" --rounds 3 --cases 3072x4096:640,3072x5120:640
     probe 30 ab_stages6 --set "num_stages=6" --rounds 3 --cases 4096x4096:256,4096x4096:200,2048x4096:256
     probe 30 ab_stages8 --set "num_stages=8" --rounds 3 --cases 4096x4096:256
     probe 40 ab_dequant_small --set "strategy='dequant',split_k=1,split_skew=0,shared_fixup=False" --rounds 3 \
