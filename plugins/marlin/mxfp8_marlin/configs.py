@@ -207,6 +207,12 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
     if a + b / k >= DEQUANT_COST / m:
         return None
     split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
+    if output_tiles(m, n, PINGPONG_256) * split > num_sms >= output_tiles(m, n, PINGPONG_128):
+        # The 256-row tile would run a smaller split (choose keeps one wave), leaving SMs idle
+        # where the 128-row tile fills one wave: an odd count of 128-row blocks, e.g. M = 640
+        # (round 33 part 2b, us: 3072x8192 M = 640, 72 programs of 256 rows 81.7, 120 of 128
+        # rows 62.8; 3072x4096 M = 640, which already took the 128-row tile, 36.0 against 45.9).
+        return PINGPONG_128
     k_tiles = k // PINGPONG_256.block_k // split
     if k_tiles >= PINGPONG_MIN_K_TILES:
         return PINGPONG_256
