@@ -12,6 +12,9 @@
 #   M = 256 (round 21 had more stages no faster for the M <= 16 kernel, not this one);
 #   dequantize + cuBLAS against the table at part 1's small weights (M = 384-1536, where the
 #   pingpong kernel stayed 1.3-1.7x slower than cuBLAS with its split fixed)
+#   part 3: the 128-row tile where it fills one wave and the 256-row tile's split would not
+#   fit one (configs.pingpong_for at HEAD) against the 256-row tile the table chose before; the
+#   GPU tests of the table and the split-K paths at HEAD
 # Each step gets what is left of a 560-second call; results end up in $OUT/round33_PART.tgz.
 #   OUT=dir bash bench/results/round33/device.sh COMMIT PART
 set -uo pipefail
@@ -42,6 +45,13 @@ case "$part" in
     probe 30 ab_stages8 --set "num_stages=8" --rounds 3 --cases 4096x4096:256
     probe 40 ab_dequant_small --set "strategy='dequant',split_k=1,split_skew=0,shared_fixup=False" --rounds 3 \
         --cases 2048x1024:640,1024x1024:640,384x2048:768,512x4096:640,1024x4096:640,1536x4096:384
+    ;;
+3)
+    probe 30 ab_tile128_rule --set "block_m=256" --rounds 3 --cases 3072x10240:640,3072x12288:640,3072x16384:640
+    probe 20 ab_tile128_rule2 --set "block_m=256,split_skew=4" --rounds 3 --cases 1536x16384:640
+    step 120 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py \
+        -k "table or shared_fixup or split"
+    tail -2 "$work/tests_$card.txt"
     ;;
 *) echo "round 33 has no part $part"; exit 2 ;;
 esac
