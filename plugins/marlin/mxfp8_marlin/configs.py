@@ -211,7 +211,9 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
         # The 256-row tile would run a smaller split (choose keeps one wave), leaving SMs idle
         # where the 128-row tile fills one wave: an odd count of 128-row blocks, e.g. M = 640
         # (round 33 part 2b, us: 3072x8192 M = 640, 72 programs of 256 rows 81.7, 120 of 128
-        # rows 62.8; 3072x4096 M = 640, which already took the 128-row tile, 36.0 against 45.9).
+        # rows 62.8; 3072x4096 M = 640, which already took the 128-row tile, 36.0 against 45.9;
+        # part 3: 3072x10240 100.6 -> 77.6, 3072x16384 154.3 -> 120.6, 1536x16384 M = 640 in
+        # two 85.6 -> 65.3).
         return PINGPONG_128
     k_tiles = k // PINGPONG_256.block_k // split
     if k_tiles >= PINGPONG_MIN_K_TILES:
