@@ -384,8 +384,8 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     K tiles in eight would leave the eighth empty), each split's share of the tile whole
     16-column groups; and every config given ``shared_fixup`` can launch it (its programs
     fit one wave). Outside the last wave's tiles (``split_tail``), the split programs all fit
-    one wave: the kernel runs one program per SM, and a second round of them was 16-37%
-    slower than half the split (round 33). K from 512 to 16384 by 32 (at K = 1056 the table had
+    one wave: the kernel runs one program per SM, and half the split, without a second round
+    of programs, took 13-37% less time (round 33). K from 512 to 16384 by 32 (at K = 1056 the table had
     split the 128-row tile in eight, shared, which the launch ran as seven and refused; at
     1024x1024, M = 640, in four: 160 programs). The wgmma kernel (M <= 128) keeps splits the
     launch shortens (384x15360 at M = 16: 16, run as 15)."""
