@@ -418,10 +418,11 @@ def test_table_writes_every_output_right_under_stress(n, k, act, monkeypatch):
     """Through the heuristic (so the Gluon tiles, the warp-specialized one past M = 128):
     every output element written (the output's memory is NaN before each call) and right,
     three calls each, partial tiles in M and N; at 8192x4096, M = 2304 the last wave's
-    tiles are split (``split_tail``, 576 tiles on 132 SMs); at 4096x8192, M = 129-256 the
-    256-row tile splits in four with the shared fix-up, at 2048x8192, M = 129-256 the
-    128-row tile (in four, shared); at 128x1056 (33 K tiles of 32) the 128-row tile splits in
-    eight, which the launch makes seven (without the shared fix-up). Other shapes of the kernel left elements unwritten or wrong
+    tiles are split (``split_tail``, 576 tiles on 132 SMs); at 4096x8192, M = 200-256 the
+    256-row tile splits in four with the shared fix-up (M = 129-160, x padded: the 128-row
+    tile in two), at 2048x8192, M = 129-256 the 128-row tile (in four, shared); at 128x1056
+    (33 K tiles of 32) the 128-row tile in four, shared (the table had asked for eight, which
+    the launch makes seven, and then refused the shares). Other shapes of the kernel left elements unwritten or wrong
     (tools/flaky_probe.py); this guards the table's."""
     monkeypatch.setattr(kernel_module, "GLUON", True)
     layer, kernel, w32 = gpu_layer(n, k, act, True)
