@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--set", default="", help="the B config: A's with these fields, e.g. split_skew=0")
     ap.add_argument("--a-set", default="", help="the A config: the table's with these fields (default: the table's)")
     ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")
+    ap.add_argument("--b-choose", action="store_true",
+                    help="B is configs.choose with A's and B's fields as overrides, not A with B's fields")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--same", action="store_true",
                     help="also require B's outputs to equal A's bit for bit (a change that keeps every sum)")
@@ -82,13 +84,16 @@ def main() -> int:
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; A = the table's config"
-          f"{f' with {a_change}' if a_change else ''}; B = A with {change}"
+          f"{f' with {a_change}' if a_change else ''}; B = "
+          f"{'the table chosen with' if args.b_choose else 'A with'} {change}"
           f"{f', the Gluon kernels of {args.b_gluon}' if args.b_gluon else ''}", flush=True)
     rows = []
     for n, k, m in cases:
         case = Case.make(n, k, m)
         a = replace(configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True), **a_change)
-        variants = {"A": a, "B": replace(a, **change)}
+        b = (configs.choose(m, n, k, sms, tuple({**a_change, **change}.items()), tile_k=case.tile_k, wgmma=True)
+             if args.b_choose else replace(a, **change))
+        variants = {"A": a, "B": b}
 
         def call(tag):
             def fn():
@@ -115,7 +120,7 @@ def main() -> int:
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
     Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set, "set": args.set,
-                                         "b_gluon": args.b_gluon, "rows": rows},
+                                         "b_choose": args.b_choose, "b_gluon": args.b_gluon, "rows": rows},
                                          indent=1))
     return 0
 
