@@ -15,10 +15,11 @@ python3 -m pip install --no-deps --no-build-isolation -q -e . -e plugins/emulati
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in *H100*) card=h100 ;; *H200*) card=h200 ;; *) card=gpu ;; esac
 echo "commit ${1:-unknown} on $gpu ($card), $(date -u +%FT%TZ)" | tee "$work/device.txt"
-# step CAP NAME CMD...: run CMD with at most CAP seconds and never past second 560 of the call
+# step CAP NAME CMD...: run CMD with at most CAP seconds and never past second $STEP_UNTIL (560)
+# of the call (lower it where less device time is left: the results are packed at the end)
 step() {
     local cap=$1 name=$2; shift 2
-    local left=$((560 - SECONDS))
+    local left=$((${STEP_UNTIL:-560} - SECONDS))
     [ "$left" -lt 30 ] && { echo "== $name: skipped (${left} s left)" | tee -a "$work/device.txt"; return; }
     [ "$cap" -gt "$left" ] && cap=$left
     local t0=$SECONDS

@@ -5,8 +5,8 @@
 #   measured at full waves), and the 256-row tile there against the 128-row tile as the table
 #   would run it (its split, split tail and persistent mode; ab_probe --b-choose); every marlin
 #   GPU test at HEAD; the benchmark
-# Each step gets what is left of a 560-second call; results end up in $OUT/round34_PART.tgz.
-#   OUT=dir bash bench/results/round34/device.sh COMMIT PART
+# Each step gets what is left of a 560-second call (STEP_UNTIL); results end up in $OUT/round34_PART.tgz.
+#   OUT=dir [STEP_UNTIL=seconds] bash bench/results/round34/device.sh COMMIT PART
 set -uo pipefail
 round=round34
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
@@ -15,14 +15,14 @@ case "$part" in
     # the 256-row tile, whole or split in two, 48-96 programs
     probe 60 ab_dq_256 --b-choose --set "strategy='dequant'" --rounds 3 \
         --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
+    run_bench ""
     # the 128-row tile, whole or split, 72-96 programs
     probe 50 ab_dq_128 --b-choose --set "strategy='dequant'" --rounds 3 \
         --cases 768x4096:1536,3072x6656:384,1024x2048:1280,2048x6656:640,4096x7168:384,1536x4096:384,768x2048:768,768x8704:384
-    probe 60 ab_tile128 --b-choose --set "block_m=128" --rounds 3 \
-        --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
-    run_bench ""
+    probe 60 ab_tile128 --b-choose --set "block_m=128" --rounds 3 \
+        --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
     ;;
 *) echo "round 34 has no part $part"; exit 2 ;;
 esac
