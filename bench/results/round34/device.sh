@@ -5,6 +5,9 @@
 #   measured at full waves), and the 256-row tile there against the 128-row tile as the table
 #   would run it (its split, split tail and persistent mode; ab_probe --b-choose); every marlin
 #   GPU test at HEAD; the benchmark
+#   part 2: M = 129-256 at K <= 160, where configs.pingpong_for estimates dequantize + cuBLAS
+#   the faster but the table falls through to the Triton GEMM (_SWAP_256): that against
+#   dequantize + cuBLAS
 # Each step gets what is left of a 560-second call (STEP_UNTIL); results end up in $OUT/round34_PART.tgz.
 #   OUT=dir [STEP_UNTIL=seconds] bash bench/results/round34/device.sh COMMIT PART
 set -uo pipefail
@@ -23,6 +26,10 @@ case "$part" in
     tail -2 "$work/tests_$card.txt"
     probe 60 ab_tile128 --b-choose --set "block_m=128" --rounds 3 \
         --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
+    ;;
+2)
+    probe 40 ab_tinyk_dq --b-choose --set "strategy='dequant'" --rounds 3 \
+        --cases 4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
     ;;
 *) echo "round 34 has no part $part"; exit 2 ;;
 esac
