@@ -75,6 +75,8 @@ def main() -> int:
     args = ap.parse_args()
     if not args.set and not args.b_gluon:
         raise SystemExit("give --set, --b-gluon or both: B must differ from A")
+    if args.b_choose and not args.set:
+        raise SystemExit("--b-choose needs --set: the fields the table chooses B's config with")
     change = parse_set(args.set) if args.set else {}
     a_change = parse_set(args.a_set, "--a-set") if args.a_set else {}
     b_gluon = load_gluon(args.b_gluon) if args.b_gluon else None
