@@ -20,6 +20,7 @@ NS = (768, 1024, 1536, 2048, 3072, 4096, 5120, 6144, 8192, 10240, 12288, 14336)
 MS = (129, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048, 3072, 4096)
 KS = range(512, 16385, 256)
 FILLS = (0.25, 0.5, 0.6, 0.75, 0.9, 1.0)  # upper bounds of the share-of-a-wave bins
+LISTED = 0.75  # classes filling at most this share of a wave are listed with their shapes
 
 
 def one_wave_programs(m: int, n: int, k: int, cfg: configs.Config) -> int | None:
@@ -34,6 +35,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sms", type=int, default=132)
     sms = ap.parse_args().sms
+    if sms < 1:
+        ap.error(f"--sms must be at least 1 (got {sms})")
     total = past = 0
     bins = Counter()
     classes = defaultdict(list)  # (tile rows, split, programs) -> shapes
@@ -50,7 +53,7 @@ def main() -> None:
                     continue
                 fill = programs / sms
                 bins[next(b for b in FILLS if fill <= b)] += 1
-                if fill <= FILLS[-3]:
+                if fill <= LISTED:
                     classes[cfg.block_m, cfg.split_k, programs].append((n, k, m))
     print(f"# configs.choose at {sms} SMs: N in {NS}, K = 512-16384 by 256, M in {MS}")
     print(f"# {total} pingpong configs: {past} past one wave (persistent or split tail), {total - past} in one")
@@ -58,7 +61,7 @@ def main() -> None:
     for b in FILLS:
         print(f"programs / SMs in ({low:.2f}, {b:.2f}]: {bins[b]}")
         low = b
-    print(f"# at most {FILLS[-3]} of a wave, by tile rows, split and programs (count, first and last shapes NxK:M)")
+    print(f"# at most {LISTED} of a wave, by tile rows, split and programs (count, first and last shapes NxK:M)")
     for (rows, split, programs), shapes in sorted(classes.items(), key=lambda kv: -len(kv[1])):
         first, last = (f"{n}x{k}:{m}" for n, k, m in (shapes[0], shapes[-1]))
         print(f"{rows:>4} rows, split {split:>2}, {programs:>3} programs: {len(shapes):>5}  {first} .. {last}")
