@@ -3,9 +3,10 @@
 # (a fresh directory; or $round, below) and the commit under test as $1 of the sourcing script. Also defines
 # `run_bench` and `probe` (the benchmark and an A/B probe as one step each).
 # A script that sets only $round (e.g. round31) gets $out ($OUT), $work and $part ($2) from here,
-# and `pack` to end with ($out/${round}_$part.tgz).
+# and `pack` to end with ($out/${round}_$part.tgz). STEP_DIR (default a temporary directory)
+# holds $work: put it under $OUT so that a call cut off at its limit still returns the steps done.
 if [ -n "${round:-}" ] && [ -z "${work:-}" ]; then
-    out=${OUT:-$round} work=$(mktemp -d)/$round part=${2:-1}
+    out=${OUT:-$round} work=${STEP_DIR:-$(mktemp -d)}/$round part=${2:-1}
     mkdir -p "$out" "$work"
 fi
 pack() { tar -C "$(dirname "$work")" -czf "$out/${round}_$part.tgz" "$round"; }
@@ -16,7 +17,7 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$gpu" in *H100*) card=h100 ;; *H200*) card=h200 ;; *) card=gpu ;; esac
 echo "commit ${1:-unknown} on $gpu ($card), $(date -u +%FT%TZ)" | tee "$work/device.txt"
 # step CAP NAME CMD...: run CMD with at most CAP seconds and never past second $STEP_UNTIL (560)
-# of the call (lower it where less device time is left: the results are packed at the end)
+# of the call (lower it where less device time is left: the results are packed at the end; see STEP_DIR)
 step() {
     local cap=$1 name=$2; shift 2
     local left=$((${STEP_UNTIL:-560} - SECONDS))
