@@ -8,6 +8,7 @@
 #   part 2: M = 129-256 at K <= 160, where configs.pingpong_for estimates dequantize + cuBLAS
 #   the faster but the table falls through to the Triton GEMM (_SWAP_256): that against
 #   dequantize + cuBLAS
+#   part 3: for a short call, part 1's and part 2's comparisons with dequantize + cuBLAS, the tests
 # Each step gets what is left of a 560-second call (STEP_UNTIL); results end up in $OUT/round34_PART.tgz.
 #   OUT=dir [STEP_UNTIL=seconds] bash bench/results/round34/device.sh COMMIT PART
 set -uo pipefail
@@ -30,6 +31,17 @@ case "$part" in
 2)
     probe 40 ab_tinyk_dq --b-choose --set "strategy='dequant'" --rounds 3 \
         --cases 4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
+    ;;
+3)
+    # a short call: part 1's and part 2's comparisons with dequantize + cuBLAS, then the tests
+    probe 60 ab_dq_256 --b-choose --set "strategy='dequant'" --rounds 3 \
+        --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
+    probe 50 ab_dq_128 --b-choose --set "strategy='dequant'" --rounds 3 \
+        --cases 768x4096:1536,3072x6656:384,1024x2048:1280,2048x6656:640,4096x7168:384,1536x4096:384,768x2048:768,768x8704:384
+    probe 40 ab_tinyk_dq --b-choose --set "strategy='dequant'" --rounds 3 \
+        --cases 4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
+    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    tail -2 "$work/tests_$card.txt"
     ;;
 *) echo "round 34 has no part $part"; exit 2 ;;
 esac
