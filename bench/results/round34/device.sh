@@ -10,7 +10,7 @@
 #   dequantize + cuBLAS
 #   part 3: for a short call, part 1's and part 2's comparisons with dequantize + cuBLAS, the tests
 # Each step gets what is left of a 560-second call (STEP_UNTIL); results end up in $OUT/round34_PART.tgz.
-#   OUT=dir [STEP_UNTIL=seconds] bash bench/results/round34/device.sh COMMIT PART
+#   OUT=dir [STEP_UNTIL=seconds] [STEP_DIR=$OUT/pN] bash bench/results/round34/device.sh COMMIT PART
 set -uo pipefail
 round=round34
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
