@@ -14,34 +14,33 @@
 set -uo pipefail
 round=round34
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
-case "$part" in
-1)
-    # the 256-row tile, whole or split in two, 48-96 programs
-    probe 60 ab_dq_256 --b-choose --set "strategy='dequant'" --rounds 3 \
-        --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
-    run_bench ""
-    # the 128-row tile, whole or split, 72-96 programs
-    probe 50 ab_dq_128 --b-choose --set "strategy='dequant'" --rounds 3 \
-        --cases 768x4096:1536,3072x6656:384,1024x2048:1280,2048x6656:640,4096x7168:384,1536x4096:384,768x2048:768,768x8704:384
+# the 256-row tile, whole or split in two, 48-96 programs
+cases_256=1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
+# the 128-row tile, whole or split, 72-96 programs
+cases_128=768x4096:1536,3072x6656:384,1024x2048:1280,2048x6656:640,4096x7168:384,1536x4096:384,768x2048:768,768x8704:384
+cases_tinyk=4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
+dequant() { probe "$1" "$2" --b-choose --set "strategy='dequant'" --rounds 3 --cases "$3"; }
+gpu_tests() {
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
-    probe 60 ab_tile128 --b-choose --set "block_m=128" --rounds 3 \
-        --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
+}
+case "$part" in
+1)
+    dequant 60 ab_dq_256 "$cases_256"
+    run_bench ""
+    dequant 50 ab_dq_128 "$cases_128"
+    gpu_tests
+    probe 60 ab_tile128 --b-choose --set "block_m=128" --rounds 3 --cases "$cases_256"
     ;;
 2)
-    probe 40 ab_tinyk_dq --b-choose --set "strategy='dequant'" --rounds 3 \
-        --cases 4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
+    dequant 40 ab_tinyk_dq "$cases_tinyk"
     ;;
 3)
     # a short call: part 1's and part 2's comparisons with dequantize + cuBLAS, then the tests
-    probe 60 ab_dq_256 --b-choose --set "strategy='dequant'" --rounds 3 \
-        --cases 1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x10240:768,2048x12288:1280,768x8192:4096,6144x16384:512,3072x8192:1024,768x12288:2048,3072x16384:512
-    probe 50 ab_dq_128 --b-choose --set "strategy='dequant'" --rounds 3 \
-        --cases 768x4096:1536,3072x6656:384,1024x2048:1280,2048x6656:640,4096x7168:384,1536x4096:384,768x2048:768,768x8704:384
-    probe 40 ab_tinyk_dq --b-choose --set "strategy='dequant'" --rounds 3 \
-        --cases 4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
-    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
-    tail -2 "$work/tests_$card.txt"
+    dequant 60 ab_dq_256 "$cases_256"
+    dequant 50 ab_dq_128 "$cases_128"
+    dequant 40 ab_tinyk_dq "$cases_tinyk"
+    gpu_tests
     ;;
 *) echo "round 34 has no part $part"; exit 2 ;;
 esac
