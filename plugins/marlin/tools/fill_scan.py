@@ -23,11 +23,9 @@ FILLS = (0.25, 0.5, 0.6, 0.75, 0.9, 1.0)  # upper bounds of the share-of-a-wave 
 LISTED = 0.75  # classes filling at most this share of a wave are listed with their shapes
 
 
-def one_wave_programs(m: int, n: int, k: int, cfg: configs.Config) -> int | None:
-    """The programs of a pingpong launch that fits one wave (None: persistent or split tail,
-    whose waves are full but for the last)."""
-    if cfg.persistent or cfg.split_tail:
-        return None
+def work_units(m: int, n: int, k: int, cfg: configs.Config) -> int:
+    """The work units of a pingpong launch: its programs where they fit one wave (past one,
+    persistent or with a split tail, its waves are full but for the last)."""
     return configs.output_tiles(m, n, cfg) * configs.launch_split(k // cfg.block_k, cfg.split_k)
 
 
@@ -47,15 +45,15 @@ def main() -> None:
                 if cfg.strategy != "pingpong":
                     continue
                 total += 1
-                programs = one_wave_programs(m, n, k, cfg)
-                if programs is None:
+                units = work_units(m, n, k, cfg)
+                if units > sms:
                     past += 1
                     continue
-                fill = programs / sms
+                fill = units / sms
                 bins[next(b for b in FILLS if fill <= b)] += 1
                 if fill <= LISTED:
-                    classes[cfg.block_m, cfg.split_k, programs].append((n, k, m))
-    print(f"# configs.choose at {sms} SMs: N in {NS}, K = 512-16384 by 256, M in {MS}")
+                    classes[cfg.block_m, cfg.split_k, units].append((n, k, m))
+    print(f"# configs.choose at {sms} SMs: N in {NS}, K = {KS.start}-{KS.stop - 1} by {KS.step}, M in {MS}")
     print(f"# {total} pingpong configs: {past} past one wave (persistent or split tail), {total - past} in one")
     low = 0.0
     for b in FILLS:
