@@ -27,6 +27,9 @@ BLOCK = 32
 
 
 STRATEGIES = ("fused", "wgmma", "pingpong", "gemv", "dequant")
+# how a launch decodes e4m3 bytes (kernel.DECODES, kernel.default_decode): integer ops, the
+# hardware convert (sm_89+), the packed PTX bit trick (GPU only)
+DECODES = ("bits", "cvt", "asm")
 _COUNTS = ("block_m", "block_n", "block_k", "split_k", "group_n", "num_warps", "num_stages")
 
 
@@ -71,6 +74,8 @@ class Config:
         # and split_k = 0 an empty grid whose output was never written.
         if self.strategy not in STRATEGIES:
             raise ValueError(f"marlin: Config.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+        if self.decode is not None and self.decode not in DECODES:
+            raise ValueError(f"marlin: Config.decode must be one of {', '.join(DECODES)} or None (got {self.decode!r})")
         bad = [f"{f}={getattr(self, f)!r}" for f in _COUNTS if type(getattr(self, f)) is not int or getattr(self, f) < 1]
         bad += [f"{f}={getattr(self, f)!r}" for f in ("split_skew", "chunk_mb") if not getattr(self, f) >= 0]
         if bad:

@@ -213,7 +213,7 @@ def num_sms(device: torch.device) -> int:
 
 
 DECODE_BITS, DECODE_CVT, DECODE_ASM = 0, 1, 2
-DECODES = {"bits": DECODE_BITS, "cvt": DECODE_CVT, "asm": DECODE_ASM}
+DECODES = dict(zip(configs.DECODES, (DECODE_BITS, DECODE_CVT, DECODE_ASM)))
 
 
 def default_decode(device: torch.device, interpret: bool, cfg: configs.Config, act_dtype: torch.dtype) -> int:
@@ -260,9 +260,8 @@ def run_gemm(
             f"marlin: the Triton kernels need CUDA tensors (got {x.device}); on a CPU they run only "
             "under the Triton interpreter (TRITON_INTERPRET=1 set before Triton is imported)"
         )
-    for name in (decode, config.decode if config else None):
-        if name is not None and name not in DECODES:
-            raise ValueError(f"marlin: decode must be one of {', '.join(DECODES)} or None (got {name!r})")
+    if decode is not None and decode not in DECODES:  # Config checks its own decode
+        raise ValueError(f"marlin: decode must be one of {', '.join(DECODES)} or None (got {decode!r})")
     m, k = x.shape
     n = rs.shape[0]
     tk = q.shape[2]
