@@ -203,14 +203,36 @@ PINGPONG_SHARED_PADDED_MIN_K_TILES = 40
 PINGPONG_SKEW = {256: 4, 128: 2}
 PINGPONG_COST = (0.0, 220.0)  # the kernel's time over cuBLAS: 1 + a + b / K
 DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
+# Both measured at full waves. A launch whose programs fill a share f < 1 of one wave runs
+# (1 + a + b / K) / f ** PINGPONG_FILL_EXP over cuBLAS: fitted to round 34 part 1 (H100,
+# medians of three rounds, 19 shapes at f = 0.55-0.73, M = 384-4096), where 0.6-0.7 chose the
+# faster of the two at 16 (0 chose it at 7: dequantize + cuBLAS won at 12, 1536x12288
+# M = 1536 by 120.1 -> 94.4 us, 768x4096 M = 1536 34.8 -> 29.4, 1024x2048 M = 1280 21.0 -> 17.4).
+# Missed: 2048x6656 M = 640 (52.0 us; dequantize 43.3), 1536x4096 M = 384 (23.5; 22.4); and
+# 768x12288 M = 2048, split in two, goes to dequantize (75.1 us; the kernel 69.6).
+PINGPONG_FILL_EXP = 0.6
+PINGPONG_FILL_MIN = 0.5  # below half a wave (tiny products, launch-bound) not measured: the kernel stays
+# Below this K, where the pingpong kernel loses to dequantize + cuBLAS, the Triton GEMM: both
+# run in a few microseconds there and dequantize's two launches cost the more (round 34
+# part 2, H100, us, Triton / dequantize: 14336x32 M = 256 9.9 / 11.1; 8192x64 M = 192
+# 11.0 / 9.7; 4096x128 M = 256 20.2 / 9.7; 14336x128 M = 200 21.5 / 12.4; 4096x160 M = 256
+# 18.0 / 9.6). Until then the table ran the Triton GEMM at all of these.
+DEQUANT_MIN_K = 64
+
+
+def dequant_faster(m: int, k: int, fill: float = 1.0) -> bool:
+    """Whether dequantize + cuBLAS is estimated faster than the pingpong kernel where its
+    programs fill ``fill`` of one wave."""
+    a, b = PINGPONG_COST
+    return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
 
 
 def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
-    """The warp-specialized kernel's tile for ``m > 128`` rows, or None where dequantize +
-    cuBLAS is estimated to be faster."""
-    a, b = PINGPONG_COST
-    if a + b / k >= DEQUANT_COST / m:
-        return None
+    """The warp-specialized kernel's tile for ``m > 128`` rows; dequantize + cuBLAS where that
+    is estimated faster at a full wave (``choose`` checks the launch's own fill), or None
+    there below ``DEQUANT_MIN_K`` (the Triton GEMM)."""
+    if dequant_faster(m, k):
+        return Config("dequant") if k >= DEQUANT_MIN_K else None
     split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4)
     if output_tiles(m, n, PINGPONG_256) * split > num_sms >= output_tiles(m, n, PINGPONG_128):
         # The 256-row tile would run a smaller split (choose keeps one wave), leaving SMs idle
@@ -419,8 +441,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if "strategy" not in dict(overrides):
         if m <= GEMV_MAX_M and 4 * -(-n // GEMV.block_n) >= 3 * num_sms:
             cfg = GEMV
-        elif wgmma and m > 128 and (pingpong := pingpong_for(m, n, k, num_sms)) is not None:
-            waves, cfg, min_k_tiles = 1.0, pingpong, 4
+        elif wgmma and m > 128 and (large := pingpong_for(m, n, k, num_sms)) is not None:
+            waves, cfg, min_k_tiles = 1.0, large, 4
         elif bucket == 512 and n * k <= SMALL_WEIGHT:
             cfg = Config("dequant")
         elif wgmma and bucket in WGMMA_TABLE:
@@ -462,4 +484,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if (cfg.strategy == "pingpong" and cfg.split_k > 2 and "shared_fixup" not in dict(overrides)
             and shares_fit(m, n, k, cfg, num_sms)):
         cfg = replace(cfg, shared_fixup=True)
+    if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not (cfg.persistent or cfg.split_tail):
+        fill = output_tiles(m, n, cfg) * launch_split(k // cfg.block_k, cfg.split_k) / num_sms
+        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, fill):
+            return Config("dequant")  # a launch of less than one wave (PINGPONG_FILL_EXP)
     return cfg

@@ -324,7 +324,9 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         # 3072x8192 at M = 640: 72 tiles of 256 rows (split in two: 144 programs, past one
         # wave) or 120 of 128 rows, whole in one wave
         assert (pick(640, 3072, 8192).block_m, pick(640, 3072, 8192).split_k) == (128, 1)
-        assert pick(768, 3072, 8192).block_m == 256  # 144 tiles of 128 rows: past one wave
+        # M = 768: 144 tiles of 128 rows (past one wave) or 72 of 256 rows, 0.55 of one wave:
+        # dequantize + cuBLAS (PINGPONG_FILL_EXP); at M = 1024, 96 tiles of 256 rows, the kernel
+        assert pick(768, 3072, 8192).strategy == "dequant" and pick(1024, 3072, 8192).block_m == 256
         # 448 tiles on 132 SMs: the last wave's 52 tiles split in two, the others whole
         tail = pick(1024, 14336, 4096)
         assert (tail.split_k, tail.split_tail) == (2, True) and "SK2 tail" in tail.describe()

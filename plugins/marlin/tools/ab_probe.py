@@ -7,7 +7,8 @@ float32 reference. Alternation and repeats show a change's effect beside the run
 spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 us).
 ``--same``: B's outputs must also equal A's bit for bit (exit status 1 otherwise), for a
 change meant to keep every sum and its order. ``--a-set``: A is the table's config with
-these fields (B then starts from that A).
+these fields (B then starts from that A). ``--a-table``: A is chosen with these constants of
+``configs`` (e.g. ``PINGPONG_FILL_EXP=0``: the table before a rule; B is chosen without them).
 
 Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
 
@@ -31,7 +32,8 @@ import torch.nn.functional as F
 import mxfp8_marlin
 from mxfp8_marlin import configs
 from mxfp8_marlin.kernel import num_sms, run_gemm
-from probe_common import Case, check_rounds, parse_cases, parse_set, timed_rounds  # tools/: this script's directory
+from probe_common import (Case, check_rounds, parse_cases, parse_constants, parse_set, table_constants,
+                          timed_rounds)  # tools/: this script's directory
 
 
 def load_gluon(path: str):
@@ -65,6 +67,8 @@ def main() -> int:
     ap.add_argument("--cases", default="14336x4096:1024", help="NxK:M,...")
     ap.add_argument("--set", default="", help="the B config: A's with these fields, e.g. split_skew=0")
     ap.add_argument("--a-set", default="", help="the A config: the table's with these fields (default: the table's)")
+    ap.add_argument("--a-table", default="",
+                    help="A is chosen with these constants of configs, e.g. PINGPONG_FILL_EXP=0")
     ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")
     ap.add_argument("--b-choose", action="store_true",
                     help="B is configs.choose with A's and B's fields as overrides, not A with B's fields")
@@ -79,6 +83,7 @@ def main() -> int:
         raise SystemExit("--b-choose needs --set: the fields the table chooses B's config with")
     change = parse_set(args.set) if args.set else {}
     a_change = parse_set(args.a_set, "--a-set") if args.a_set else {}
+    a_table = parse_constants(args.a_table, "--a-table") if args.a_table else {}
     b_gluon = load_gluon(args.b_gluon) if args.b_gluon else None
     cases = parse_cases(args.cases)
     check_rounds(args.rounds)
@@ -86,13 +91,14 @@ def main() -> int:
     flush = torch.ones(64 << 20, dtype=torch.int32, device="cuda")
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; A = the table's config"
-          f"{f' with {a_change}' if a_change else ''}; B = "
+          f"{f' (the table with {a_table})' if a_table else ''}{f' with {a_change}' if a_change else ''}; B = "
           f"{'the table chosen with' if args.b_choose else 'A with'} {change}"
           f"{f', the Gluon kernels of {args.b_gluon}' if args.b_gluon else ''}", flush=True)
     rows = []
     for n, k, m in cases:
         case = Case.make(n, k, m)
-        a = replace(configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True), **a_change)
+        with table_constants(a_table):
+            a = replace(configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True), **a_change)
         b = (configs.choose(m, n, k, sms, tuple({**a_change, **change}.items()), tile_k=case.tile_k, wgmma=True)
              if args.b_choose else replace(a, **change))
         variants = {"A": a, "B": b}
@@ -121,9 +127,9 @@ def main() -> int:
             name = variants[tag].describe() if tag in variants else "F.linear bf16"
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
-    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set, "set": args.set,
-                                         "b_choose": args.b_choose, "b_gluon": args.b_gluon, "rows": rows},
-                                         indent=1))
+    Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set,
+                                          "a_table": args.a_table, "set": args.set, "b_choose": args.b_choose,
+                                          "b_gluon": args.b_gluon, "rows": rows}, indent=1))
     return 0
 
 

@@ -6,6 +6,7 @@ case list and the alternating rounds of timing."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,6 +34,37 @@ def parse_set(spec: str, flag: str = "--set") -> dict:
             raise SystemExit(f"{flag}: {name}={value!r} is not a Python literal (e.g. split_skew=0, "
                              f"decode='cvt')") from None
     return out
+
+
+def parse_constants(spec: str, flag: str) -> dict:
+    """``NAME=value,...`` over the table's module constants (``configs.PINGPONG_FILL_EXP``...;
+    values as Python literals)."""
+    out = {}
+    for item in spec.split(","):
+        name, _, value = item.partition("=")
+        if not (name.isupper() and hasattr(configs, name)):
+            raise SystemExit(f"{flag}: {name!r} is not a constant of mxfp8_marlin.configs")
+        try:
+            out[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"{flag}: {name}={value!r} is not a Python literal (e.g. PINGPONG_FILL_EXP=0)") from None
+    return out
+
+
+@contextlib.contextmanager
+def table_constants(values: dict):
+    """The table (``configs``) with ``values`` for its constants meanwhile (``choose``'s cache
+    emptied on the way in and out: it would keep configs of the other table)."""
+    saved = {name: getattr(configs, name) for name in values}
+    configs.choose.cache_clear()
+    for name, value in values.items():
+        setattr(configs, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(configs, name, value)
+        configs.choose.cache_clear()
 
 
 def int_list(flag: str, spec: str) -> list[int]:
@@ -75,4 +107,5 @@ class Case:
         return err
 
 
-__all__ = ["Case", "check_rounds", "int_list", "parse_cases", "parse_set", "timed_rounds"]
+__all__ = ["Case", "check_rounds", "int_list", "parse_cases", "parse_constants", "parse_set", "table_constants",
+           "timed_rounds"]
