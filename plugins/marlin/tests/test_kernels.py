@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mxfp8_core import Mxfp8LinearLayerConfig, quantize_mxfp8
-from mxfp8_marlin import MarlinKernel, configs
+from mxfp8_marlin import MarlinKernel, configs, packing
 from mxfp8_marlin import kernel as kernel_module
 from mxfp8_marlin.configs import Config
 from mxfp8_marlin.kernel import run_gemm
@@ -412,6 +412,40 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     assert shared > 1000 and split > shared  # the scan reaches both rules
     assert configs.choose(16, 384, 15360, 132, tile_k=512, wgmma=True).split_k == 16
     configs.choose.cache_clear()
+
+
+@pytest.mark.parametrize("n,k,m,strategy", [
+    # round 34 part 1 (H100, medians, us: the kernel / dequantize + cuBLAS), less than one wave
+    (1536, 12288, 1536, "dequant"),  # 72 programs of 256 rows: 120.1 / 94.4
+    (768, 4096, 1536, "dequant"),  # 72 of 128 rows: 34.8 / 29.4
+    (1024, 2048, 1280, "dequant"),  # 80 of 128 rows: 21.0 / 17.4
+    (768, 8192, 4096, "dequant"),  # 96 of 256 rows: 84.8 / 75.4
+    (6144, 16384, 512, "pingpong"),  # 96 of 256 rows: 162.2 / 240.8
+    (3072, 8192, 1024, "pingpong"),  # 96 of 256 rows: 84.4 / 92.7
+    (4096, 7168, 384, "pingpong"),  # 96 of 128 rows: 55.9 / 74.2
+    (768, 8704, 384, "pingpong"),  # 18 tiles of 128 rows in four, shared: 25.2 / 27.1
+    # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
+    (4096, 128, 256, "dequant"),  # 20.2 / 9.7
+    (8192, 64, 192, "dequant"),  # 11.0 / 9.7
+    (14336, 32, 256, "fused"),  # 9.9 / 11.1
+])
+def test_dequant_where_measured_faster_than_a_launch_of_less_than_one_wave(n, k, m, strategy):
+    """The crossover estimate was fitted at full waves; a pingpong launch filling a share f of
+    one wave is estimated f ** -PINGPONG_FILL_EXP slower (above PINGPONG_FILL_MIN), and below
+    DEQUANT_MIN_K the Triton GEMM keeps what the estimate gives dequantize + cuBLAS."""
+    assert configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True).strategy == strategy
+
+
+def test_launches_under_half_a_wave_and_explicit_strategies_keep_the_kernel():
+    tiny = configs.choose(192, 768, 512, 132, tile_k=512, wgmma=True)  # 12 programs: not measured
+    assert tiny.strategy == "pingpong"
+    fill = configs.output_tiles(192, 768, tiny) * tiny.split_k / 132
+    assert fill < configs.PINGPONG_FILL_MIN and configs.dequant_faster(192, 512, fill)
+    pinned = configs.choose(1536, 1536, 12288, 132, (("strategy", "pingpong"),), tile_k=512, wgmma=True)
+    assert pinned.strategy == "pingpong"
+    # a full wave: the estimate as measured there (pingpong_for), unchanged
+    assert configs.choose(1024, 14336, 4096, 132, tile_k=512, wgmma=True).strategy == "pingpong"
+    assert configs.choose(6144, 4096, 4096, 132, tile_k=512, wgmma=True).strategy == "dequant"
 
 
 @pytest.mark.parametrize("tiles,k_tiles,split", [
