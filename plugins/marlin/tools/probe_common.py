@@ -22,32 +22,28 @@ from gluon_validate import bound, case_weights  # noqa: E402  (tools/: this modu
 
 def parse_set(spec: str, flag: str = "--set") -> dict:
     """``field=value,...`` over ``configs.Config``'s fields (values as Python literals)."""
-    names = {f.name for f in fields(configs.Config)}
-    out = {}
-    for item in spec.split(","):
-        name, _, value = item.partition("=")
-        if name not in names:
-            raise SystemExit(f"{flag}: {name!r} is not a Config field ({', '.join(sorted(names))})")
-        try:
-            out[name] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            raise SystemExit(f"{flag}: {name}={value!r} is not a Python literal (e.g. split_skew=0, "
-                             f"decode='cvt')") from None
-    return out
+    names = sorted(f.name for f in fields(configs.Config))
+    return _literals(spec, flag, names.__contains__, f"a Config field ({', '.join(names)})",
+                     "split_skew=0, decode='cvt'")
 
 
 def parse_constants(spec: str, flag: str) -> dict:
     """``NAME=value,...`` over the table's module constants (``configs.PINGPONG_FILL_EXP``...;
     values as Python literals)."""
+    return _literals(spec, flag, lambda name: name.isupper() and hasattr(configs, name),
+                     "a constant of mxfp8_marlin.configs", "PINGPONG_FILL_EXP=0")
+
+
+def _literals(spec: str, flag: str, known, what: str, example: str) -> dict:
     out = {}
     for item in spec.split(","):
         name, _, value = item.partition("=")
-        if not (name.isupper() and hasattr(configs, name)):
-            raise SystemExit(f"{flag}: {name!r} is not a constant of mxfp8_marlin.configs")
+        if not known(name):
+            raise SystemExit(f"{flag}: {name!r} is not {what}")
         try:
             out[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            raise SystemExit(f"{flag}: {name}={value!r} is not a Python literal (e.g. PINGPONG_FILL_EXP=0)") from None
+            raise SystemExit(f"{flag}: {name}={value!r} is not a Python literal (e.g. {example})") from None
     return out
 
 
