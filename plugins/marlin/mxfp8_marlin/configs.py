@@ -222,7 +222,9 @@ DEQUANT_MIN_K = 64
 
 def dequant_faster(m: int, k: int, fill: float = 1.0) -> bool:
     """Whether dequantize + cuBLAS is estimated faster than the pingpong kernel where its
-    programs fill ``fill`` of one wave."""
+    programs fill ``fill`` (0 < fill <= 1) of one wave."""
+    if not (m > 0 and k > 0 and 0 < fill <= 1):
+        raise ValueError(f"marlin: dequant_faster needs m, k > 0 and 0 < fill <= 1 (got m={m}, k={k}, fill={fill})")
     a, b = PINGPONG_COST
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
 
@@ -266,7 +268,13 @@ def shares_fit(m: int, n: int, k: int, cfg: Config, num_sms: int) -> bool:
     (``block_m`` a multiple of 16 x the launch's split, ``launch_split``)."""
     split = launch_split(k // cfg.block_k, cfg.split_k)
     return (split > 1 and not cfg.persistent and not cfg.split_tail
-            and output_tiles(m, n, cfg) * split <= num_sms and shares_divide(cfg.block_m, split))
+            and work_units(m, n, k, cfg) <= num_sms and shares_divide(cfg.block_m, split))
+
+
+def work_units(m: int, n: int, k: int, cfg: Config) -> int:
+    """A wgmma or pingpong launch's work units: its tiles times the runs of K the launch
+    splits them in (``launch_split``); its programs where they fit one wave."""
+    return output_tiles(m, n, cfg) * launch_split(k // cfg.block_k, cfg.split_k)
 
 
 def shares_divide(block_m: int, split: int) -> bool:
@@ -484,8 +492,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if (cfg.strategy == "pingpong" and cfg.split_k > 2 and "shared_fixup" not in dict(overrides)
             and shares_fit(m, n, k, cfg, num_sms)):
         cfg = replace(cfg, shared_fixup=True)
-    if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not (cfg.persistent or cfg.split_tail):
-        fill = output_tiles(m, n, cfg) * launch_split(k // cfg.block_k, cfg.split_k) / num_sms
-        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, fill):
+    if cfg.strategy == "pingpong" and "strategy" not in dict(overrides):
+        fill = work_units(m, n, k, cfg) / num_sms  # past one wave (persistent, split tail) over 1
+        if PINGPONG_FILL_MIN <= fill < 1 and dequant_faster(m, k, fill):
             return Config("dequant")  # a launch of less than one wave (PINGPONG_FILL_EXP)
     return cfg

@@ -439,10 +439,13 @@ def test_dequant_where_measured_faster_than_a_launch_of_less_than_one_wave(n, k,
 def test_launches_under_half_a_wave_and_explicit_strategies_keep_the_kernel():
     tiny = configs.choose(192, 768, 512, 132, tile_k=512, wgmma=True)  # 12 programs: not measured
     assert tiny.strategy == "pingpong"
-    fill = configs.output_tiles(192, 768, tiny) * tiny.split_k / 132
+    fill = configs.work_units(192, 768, 512, tiny) / 132
     assert fill < configs.PINGPONG_FILL_MIN and configs.dequant_faster(192, 512, fill)
     pinned = configs.choose(1536, 1536, 12288, 132, (("strategy", "pingpong"),), tile_k=512, wgmma=True)
     assert pinned.strategy == "pingpong"
+    for m, k, fill in ((0, 512, 1.0), (256, 0, 1.0), (256, 512, 0.0), (256, 512, 1.5), (256, 512, float("nan"))):
+        with pytest.raises(ValueError, match="dequant_faster needs m, k > 0 and 0 < fill <= 1"):
+            configs.dequant_faster(m, k, fill)
     # a full wave: the estimate as measured there (pingpong_for), unchanged
     assert configs.choose(1024, 14336, 4096, 132, tile_k=512, wgmma=True).strategy == "pingpong"
     assert configs.choose(6144, 4096, 4096, 132, tile_k=512, wgmma=True).strategy == "dequant"

@@ -24,12 +24,6 @@ FILLS = (0.25, 0.5, 0.6, 0.75, 0.9, 1.0)  # upper bounds of the share-of-a-wave 
 LISTED = 0.75  # classes filling at most this share of a wave are listed with their shapes
 
 
-def work_units(m: int, n: int, k: int, cfg: configs.Config) -> int:
-    """The work units of a pingpong launch: its programs where they fit one wave (past one,
-    persistent or with a split tail, its waves are full but for the last)."""
-    return configs.output_tiles(m, n, cfg) * configs.launch_split(k // cfg.block_k, cfg.split_k)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sms", type=int, default=132)
@@ -46,7 +40,7 @@ def main() -> None:
                 if cfg.strategy != "pingpong":
                     continue
                 total += 1
-                units = work_units(m, n, k, cfg)
+                units = configs.work_units(m, n, k, cfg)
                 if units > sms:
                     past += 1
                     continue
