@@ -1,7 +1,7 @@
 # Sourced by the rounds' device.sh (26 on): installs the repository's distributions, names the
 # card ($card: h100, h200 or gpu), starts $work/device.txt, and defines `step`. Expects $work
 # (a fresh directory; or $round, below) and the commit under test as $1 of the sourcing script. Also defines
-# `run_bench` and `probe` (the benchmark and an A/B probe as one step each).
+# `run_bench`, `probe` and `gpu_tests` (the benchmark, an A/B probe and the marlin GPU tests as one step each).
 # A script that sets only $round (e.g. round31) gets $out ($OUT), $work and $part ($2) from here,
 # and `pack` to end with ($out/${round}_$part.tgz). STEP_DIR (default a temporary directory)
 # holds $work: put it under $OUT so that a call cut off at its limit still returns the steps done.
@@ -39,4 +39,9 @@ probe() {
     local cap=$1 name=$2_$card; shift 2
     step "$cap" "$name" python3 $tools/ab_probe.py "$@" --out "$work/$name.json"
     cat "$work/$name.txt"
+}
+# gpu_tests: every marlin GPU test, its summary printed
+gpu_tests() {
+    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
+    tail -2 "$work/tests_$card.txt"
 }

@@ -20,10 +20,6 @@ cases_256=1536x12288:1536,1536x8704:1536,768x16384:3072,3072x16384:768,3072x1024
 cases_128=768x4096:1536,3072x6656:384,1024x2048:1280,2048x6656:640,4096x7168:384,1536x4096:384,768x2048:768,768x8704:384
 cases_tinyk=4096x128:256,14336x128:200,4096x160:256,8192x64:192,14336x32:256
 dequant() { probe "$1" "$2" --b-choose --set "strategy='dequant'" --rounds 3 --cases "$3"; }
-gpu_tests() {
-    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
-    tail -2 "$work/tests_$card.txt"
-}
 case "$part" in
 1)
     dequant 60 ab_dq_256 "$cases_256"

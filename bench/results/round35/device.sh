@@ -19,10 +19,6 @@ old_table() {  # A: the table before round 35's rules; B: dequantize + cuBLAS
     probe "$1" "$2" --a-table "PINGPONG_FILL_EXP=0,DEQUANT_MIN_K=1073741824" --b-choose --set "strategy='dequant'" \
         --rounds 3 --cases "$3"
 }
-gpu_tests() {
-    step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
-    tail -2 "$work/tests_$card.txt"
-}
 case "$part" in
 1)
     old_table 60 ab_held_out "$held_out,$kept"
