@@ -209,9 +209,15 @@ DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 # faster of the two at 16 (0 chose it at 7: dequantize + cuBLAS won at 12, 1536x12288
 # M = 1536 by 120.1 -> 94.4 us, 768x4096 M = 1536 34.8 -> 29.4, 1024x2048 M = 1280 21.0 -> 17.4).
 # Missed: 2048x6656 M = 640 (52.0 us; dequantize 43.3), 1536x4096 M = 384 (23.5; 22.4); and
-# 768x12288 M = 2048, split in two, goes to dequantize (75.1 us; the kernel 69.6).
+# 768x12288 M = 2048, split in two, went to dequantize (75.1 us; the kernel 69.6): below.
 PINGPONG_FILL_EXP = 0.6
 PINGPONG_FILL_MIN = 0.5  # below half a wave (tiny products, launch-bound) not measured: the kernel stays
+# Round 35 on 18 held-out launches (H100, b8ce428): the estimate chose the faster at 13 (the
+# table's time at 0.922 of the old table's, geomean); refitted on all 37 launches, 0.6 is still
+# the best exponent of 0.3-1.0. Of its misses, the two where the 256-row tile splits K cost
+# the most: the kernel ran at 0.92x and 1.11x cuBLAS there, not the 1.23-1.24x estimated
+# (1024x10240 M = 1536 59.7 us, dequantize 75.0; 768x12288 M = 2048 69.6, 75.1): such
+# launches keep the kernel (splits_256).
 # Below this K, where the pingpong kernel loses to dequantize + cuBLAS, the Triton GEMM: both
 # run in a few microseconds there and dequantize's two launches cost the more (round 34
 # part 2, H100, us, Triton / dequantize: 14336x32 M = 256 9.9 / 11.1; 8192x64 M = 192
@@ -227,6 +233,11 @@ def dequant_faster(m: int, k: int, fill: float = 1.0) -> bool:
         raise ValueError(f"marlin: dequant_faster needs m, k > 0 and 0 < fill <= 1 (got m={m}, k={k}, fill={fill})")
     a, b = PINGPONG_COST
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
+
+
+def splits_256(cfg: Config) -> bool:
+    """Whether ``cfg`` is the 256-row pingpong tile splitting K, left out of the fill rule."""
+    return cfg.strategy == "pingpong" and cfg.block_m == 256 and cfg.split_k > 1
 
 
 def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
@@ -492,7 +503,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     if (cfg.strategy == "pingpong" and cfg.split_k > 2 and "shared_fixup" not in dict(overrides)
             and shares_fit(m, n, k, cfg, num_sms)):
         cfg = replace(cfg, shared_fixup=True)
-    if cfg.strategy == "pingpong" and "strategy" not in dict(overrides):
+    if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not splits_256(cfg):
         fill = work_units(m, n, k, cfg) / num_sms  # past one wave (persistent, split tail) over 1
         if PINGPONG_FILL_MIN <= fill < 1 and dequant_faster(m, k, fill):
             return Config("dequant")  # a launch of less than one wave (PINGPONG_FILL_EXP)

@@ -424,6 +424,15 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (3072, 8192, 1024, "pingpong"),  # 96 of 256 rows: 84.4 / 92.7
     (4096, 7168, 384, "pingpong"),  # 96 of 128 rows: 55.9 / 74.2
     (768, 8704, 384, "pingpong"),  # 18 tiles of 128 rows in four, shared: 25.2 / 27.1
+    (768, 12288, 2048, "pingpong"),  # 48 tiles of 256 rows in two: 69.6 / 75.1 (splits_256)
+    # round 35 (held out; the old table's config, the kernel / dequantize + cuBLAS)
+    (768, 14848, 1536, "dequant"),  # 72 of 128 rows: 106.6 / 66.1
+    (1536, 7936, 768, "dequant"),  # 72 of 128 rows: 60.3 / 45.1
+    (768, 4608, 768, "dequant"),  # 36 tiles of 128 rows in two: 25.3 / 20.1
+    (1024, 10240, 1536, "pingpong"),  # 48 tiles of 256 rows in two: 59.7 / 75.0 (splits_256)
+    (3072, 512, 640, "pingpong"),  # 120 of 128 rows: 11.4 / 13.6
+    (2048, 128, 256, "dequant"),  # the Triton GEMM: 19.7 / 9.6
+    (8192, 32, 256, "fused"),  # 9.2 / 10.1
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
