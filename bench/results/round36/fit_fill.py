@@ -1,0 +1,73 @@
+"""Round 36's refit of the fill rule (CPU; a program, not a test), from the committed probe files
+of rounds 34 and 35 (H100): every launch the old table (``PINGPONG_FILL_EXP=0``) runs on the
+pingpong kernel, measured against dequantize + cuBLAS. For each exponent of
+``configs.PINGPONG_FILL_EXP`` and each variant of the rule, over the launches it applies to:
+the sum of log(chosen / faster) and the launches it gets wrong (by more than 0.5%).
+Variants: the fill from ``PINGPONG_FILL_MIN`` (0.5) or from the lowest measured (0.18), and
+with or without the 256-row tile split in K left to the kernel.
+
+    .venv/bin/python bench/results/round36/fit_fill.py > bench/results/round36/fit_fill.txt
+"""
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+from mxfp8_marlin import configs, packing
+
+RESULTS = Path(__file__).resolve().parents[1]
+FILES = [RESULTS / "round34" / "part1_8e9b9c1_h100" / name for name in ("ab_dq_256_h100.json", "ab_dq_128_h100.json")]
+FILES += [RESULTS / "round35" / "part1_b8ce428_h100" / name for name in ("ab_held_out_h100.json", "ab_low_fill_h100.json")]
+FILES += sorted((RESULTS / "round36").glob("part1_*/ab_*_h100.json"))
+SMS = 132
+
+
+def old_table(m, n, k):
+    """The config the table gave before round 35's rules."""
+    saved = configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K
+    configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K = 0.0, 1 << 30
+    configs.choose.cache_clear()
+    try:
+        return configs.choose(m, n, k, SMS, tile_k=packing.tile_k(k), wgmma=True)
+    finally:
+        configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K = saved
+        configs.choose.cache_clear()
+
+
+def launches():
+    """(file, m, n, k, kernel us, dequantize us, fill, old config) of each pingpong launch."""
+    for path in FILES:
+        for r in json.loads(path.read_text())["rows"]:
+            m, n, k = r["M"], r["N"], r["K"]
+            cfg = old_table(m, n, k)
+            if cfg.strategy != "pingpong":
+                continue
+            med = {tag: statistics.median(us) for tag, us in r["us"].items()}
+            yield path.parent.name, m, n, k, med["A"], med["B"], configs.work_units(m, n, k, cfg) / SMS, cfg
+
+
+def main():
+    data = [row for row in launches() if row[6] < 1]
+    print(f"# {len(data)} launches of less than one wave from: " + ", ".join(sorted({row[0] for row in data})))
+    for fill_min in (0.5, 0.18):
+        for exempt in (False, True):
+            print(f"## fill >= {fill_min}; the 256-row tile split in K {'left to the kernel' if exempt else 'under the rule'}")
+            for tenths in range(3, 11):
+                exp = tenths / 10
+                loss, wrong, count = 0.0, [], 0
+                for _, m, n, k, a, b, fill, cfg in data:
+                    if fill < fill_min:
+                        continue
+                    count += 1
+                    dequant = not (exempt and configs.splits_256(cfg)) and (1 + 220 / k) / fill ** exp >= 1 + 330 / m
+                    chosen = b if dequant else a
+                    loss += math.log(chosen / min(a, b))
+                    if chosen > 1.005 * min(a, b):
+                        wrong.append(f"{n}x{k}:{m} {chosen / min(a, b):.2f}")
+                print(f"exp {exp:.1f}: sum log(chosen / faster) {loss:.3f}, {count - len(wrong)} of {count} "
+                      f"the faster; wrong: {', '.join(wrong)}")
+
+
+if __name__ == "__main__":
+    main()
