@@ -15,10 +15,6 @@ held_out=768x14848:1536,1536x4096:2048,768x10496:4096,1536x7936:768,1024x13056:3
 kept=1536x2560:1024,2048x1280:768,3072x768:384,3072x512:640
 low_fill=768x512:192,768x768:129,1024x768:256,1536x512:384,3072x512:512,1536x512:256
 tiny_k=2048x32:256,8192x32:256,4096x32:192,4096x64:256,14336x64:129,2048x96:192,8192x96:256,1024x128:192,2048x128:256,8192x160:256,14336x160:256
-old_table() {  # A: the table before round 35's rules; B: dequantize + cuBLAS
-    probe "$1" "$2" --a-table "PINGPONG_FILL_EXP=0,DEQUANT_MIN_K=1073741824" --b-choose --set "strategy='dequant'" \
-        --rounds 3 --cases "$3"
-}
 case "$part" in
 1)
     old_table 60 ab_held_out "$held_out,$kept"

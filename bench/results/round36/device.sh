@@ -14,10 +14,6 @@ round=round36
 source "$(dirname "${BASH_SOURCE[0]}")/../device_steps.sh"
 split256=768x10240:2048,768x14848:2048,1024x8192:1536,1024x13312:1536,512x13312:3072,512x10240:3072,512x5120:1536,512x8192:1536,512x12800:1536,512x16384:1536
 under_half=2048x256:192,4096x256:256,3072x256:129,1024x256:320,1024x512:256,2048x768:192,512x768:640,1024x768:512,768x768:640,256x1024:512,512x1536:256,384x1792:384,256x4096:384,256x16384:512,512x2048:160,256x8192:256
-old_table() {  # A: the table before round 35's rules; B: dequantize + cuBLAS
-    probe "$1" "$2" --a-table "PINGPONG_FILL_EXP=0,DEQUANT_MIN_K=1073741824" --b-choose --set "strategy='dequant'" \
-        --rounds 3 --cases "$3"
-}
 case "$part" in
 1)
     old_table 60 ab_split256 "$split256"
