@@ -1,10 +1,10 @@
 """Round 36's refit of the fill rule (CPU; a program, not a test), from the committed probe files
-of rounds 34 and 35 (H100): every launch the old table (``PINGPONG_FILL_EXP=0``) runs on the
-pingpong kernel, measured against dequantize + cuBLAS. For each exponent of
-``configs.PINGPONG_FILL_EXP`` and each variant of the rule, over the launches it applies to:
-the sum of log(chosen / faster) and the launches it gets wrong (by more than 0.5%).
-Variants: the fill from ``PINGPONG_FILL_MIN`` (0.5) or from the lowest measured (0.18), and
-with or without the 256-row tile split in K left to the kernel.
+of rounds 34-36 (H100): every launch of less than one wave that the old table (before rounds
+35-36's rules) runs on the pingpong kernel, measured against dequantize + cuBLAS. For each
+exponent of ``configs.PINGPONG_FILL_EXP``, over the launches at half a wave or more, with and
+without the 256-row tile splitting K left to the kernel (``configs.splits_256``): the sum of
+log(chosen / faster) and the launches it gets wrong (by more than 0.5%). Then the table at
+HEAD against the old table over every launch, by the probe file.
 
     .venv/bin/python bench/results/round36/fit_fill.py > bench/results/round36/fit_fill.txt
 """
@@ -24,14 +24,14 @@ SMS = 132
 
 
 def old_table(m, n, k):
-    """The config the table gave before round 35's rules."""
-    saved = configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K
-    configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K = 0.0, 1 << 30
+    """The config the table gave before rounds 35-36's rules."""
+    saved = configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K, configs.UNDER_HALF_DEQUANT_SPLITS
+    configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K, configs.UNDER_HALF_DEQUANT_SPLITS = 0.0, 1 << 30, ()
     configs.choose.cache_clear()
     try:
         return configs.choose(m, n, k, SMS, tile_k=packing.tile_k(k), wgmma=True)
     finally:
-        configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K = saved
+        configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K, configs.UNDER_HALF_DEQUANT_SPLITS = saved
         configs.choose.cache_clear()
 
 
@@ -50,23 +50,41 @@ def launches():
 def main():
     data = [row for row in launches() if row[6] < 1]
     print(f"# {len(data)} launches of less than one wave from: " + ", ".join(sorted({row[0] for row in data})))
-    for fill_min in (0.5, 0.18):
-        for exempt in (False, True):
-            print(f"## fill >= {fill_min}; the 256-row tile split in K {'left to the kernel' if exempt else 'under the rule'}")
-            for tenths in range(3, 11):
-                exp = tenths / 10
-                loss, wrong, count = 0.0, [], 0
-                for _, m, n, k, a, b, fill, cfg in data:
-                    if fill < fill_min:
-                        continue
-                    count += 1
-                    dequant = not (exempt and configs.splits_256(cfg)) and (1 + 220 / k) / fill ** exp >= 1 + 330 / m
-                    chosen = b if dequant else a
-                    loss += math.log(chosen / min(a, b))
-                    if chosen > 1.005 * min(a, b):
-                        wrong.append(f"{n}x{k}:{m} {chosen / min(a, b):.2f}")
-                print(f"exp {exp:.1f}: sum log(chosen / faster) {loss:.3f}, {count - len(wrong)} of {count} "
-                      f"the faster; wrong: {', '.join(wrong)}")
+    for exempt in (False, True):
+        print(f"## fill >= {configs.PINGPONG_FILL_MIN}; the 256-row tile split in K "
+              f"{'left to the kernel' if exempt else 'under the rule'}")
+        for tenths in range(3, 11):
+            exp = tenths / 10
+            loss, wrong, count = 0.0, [], 0
+            for _, m, n, k, a, b, fill, cfg in data:
+                if fill < configs.PINGPONG_FILL_MIN:
+                    continue
+                count += 1
+                dequant = not (exempt and configs.splits_256(cfg)) and (1 + 220 / k) / fill ** exp >= 1 + 330 / m
+                chosen = b if dequant else a
+                loss += math.log(chosen / min(a, b))
+                if chosen > 1.005 * min(a, b):
+                    wrong.append(f"{n}x{k}:{m} {chosen / min(a, b):.2f}")
+            print(f"exp {exp:.1f}: sum log(chosen / faster) {loss:.3f}, {count - len(wrong)} of {count} "
+                  f"the faster; wrong: {', '.join(wrong)}")
+    print("## the table at HEAD / the old table (geomean of the time of what each chooses), by probe file")
+    for path in FILES:
+        rows = [row for row in data if row[0] == path.parent.name and (row[1], row[2], row[3]) in probe_cases(path)]
+        if not rows:
+            continue
+        ratios, wrong = [], []
+        for _, m, n, k, a, b, fill, cfg in rows:
+            chosen = b if configs.choose(m, n, k, SMS, tile_k=packing.tile_k(k), wgmma=True).strategy == "dequant" else a
+            ratios.append(chosen / a)
+            if chosen > 1.005 * min(a, b):
+                wrong.append(f"{n}x{k}:{m} {chosen / min(a, b):.2f}")
+        geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
+        print(f"{path.parent.name}/{path.name}: {len(rows)} launches, geomean {geo:.3f}, "
+              f"{len(rows) - len(wrong)} the faster; wrong: {', '.join(wrong)}")
+
+
+def probe_cases(path):
+    return {(r["M"], r["N"], r["K"]) for r in json.loads(path.read_text())["rows"]}
 
 
 if __name__ == "__main__":

@@ -211,13 +211,26 @@ DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 # Missed: 2048x6656 M = 640 (52.0 us; dequantize 43.3), 1536x4096 M = 384 (23.5; 22.4); and
 # 768x12288 M = 2048, split in two, went to dequantize (75.1 us; the kernel 69.6): below.
 PINGPONG_FILL_EXP = 0.6
-PINGPONG_FILL_MIN = 0.5  # below half a wave (tiny products, launch-bound) not measured: the kernel stays
+PINGPONG_FILL_MIN = 0.5  # below it the estimate is far off (round 36): UNDER_HALF_DEQUANT_SPLITS
 # Round 35 on 18 held-out launches (H100, b8ce428): the estimate chose the faster at 13 (the
 # table's time at 0.922 of the old table's, geomean); refitted on all 37 launches, 0.6 is still
 # the best exponent of 0.3-1.0. Of its misses, the two where the 256-row tile splits K cost
 # the most: the kernel ran at 0.92x and 1.11x cuBLAS there, not the 1.23-1.24x estimated
 # (1024x10240 M = 1536 59.7 us, dequantize 75.0; 768x12288 M = 2048 69.6, 75.1): such
-# launches keep the kernel (splits_256).
+# launches keep the kernel (splits_256). Round 36 (held out, the old table's config against
+# dequantize + cuBLAS): the kernel was faster at all ten such launches at 0.73 of a wave, by
+# 2-14% (256 rows in two: 1024x8192 M = 1536 50.3 / 57.3 us; in four, shared: 512x16384
+# M = 1536 51.4 / 59.2).
+# Below half a wave (about 10 us a launch) both estimates are far off (round 35's four: the
+# kernel ran at 1.5-1.6x cuBLAS where the fill estimate gives 2.6-4.0x; dequantize + cuBLAS
+# at 1.4-1.5x where 1 + 330 / M gives 2.3-3.6x), and what wins goes by the launch's split
+# (rounds 35-36, H100, us, the kernel / dequantize + cuBLAS): the 128-row tile split in two or
+# in four (24-64 programs) lost at all twelve launches measured, by 5-13% (768x768 M = 129
+# 12.1 / 10.7; 512x768 M = 640 12.4 / 11.0; 384x1792 M = 384 12.9 / 12.0); whole (K = 256)
+# it won at all four (4096x256 M = 256 9.5 / 11.1); split in eight, two of four (256x4096
+# M = 384 13.5 / 15.0; 256x8192 M = 256 16.8 / 15.7). So those two splits go to dequantize +
+# cuBLAS there.
+UNDER_HALF_DEQUANT_SPLITS = (2, 4)
 # Below this K, where the pingpong kernel loses to dequantize + cuBLAS, the Triton GEMM: both
 # run in a few microseconds there and dequantize's two launches cost the more (round 34
 # part 2, H100, us, Triton / dequantize: 14336x32 M = 256 9.9 / 11.1; 8192x64 M = 192
@@ -507,4 +520,6 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         fill = work_units(m, n, k, cfg) / num_sms  # past one wave (persistent, split tail) over 1
         if PINGPONG_FILL_MIN <= fill < 1 and dequant_faster(m, k, fill):
             return Config("dequant")  # a launch of less than one wave (PINGPONG_FILL_EXP)
+        if fill < PINGPONG_FILL_MIN and cfg.split_k in UNDER_HALF_DEQUANT_SPLITS:
+            return Config("dequant")
     return cfg

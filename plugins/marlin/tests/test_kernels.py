@@ -361,8 +361,14 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert (pick(256, 512, 16384).split_k, pick(256, 512, 16384).shared_fixup) == (8, True)
         # K = 1056 (packed 32 wide): 33 K tiles in eight runs of five leave the eighth empty (the
         # launch would split in seven, and 128 rows make no seven shares of 16-column groups):
-        # the table splits in four, shared
-        short = configs.choose(256, 128, 1056, 132, tile_k=32, wgmma=True)
+        # the table splits in four, shared; under half a wave, that goes to dequantize + cuBLAS
+        # (UNDER_HALF_DEQUANT_SPLITS), so the split is seen with that rule off
+        assert configs.choose(256, 128, 1056, 132, tile_k=32, wgmma=True).strategy == "dequant"
+        with monkeypatch.context() as patch:
+            patch.setattr(configs, "UNDER_HALF_DEQUANT_SPLITS", ())
+            configs.choose.cache_clear()
+            short = configs.choose(256, 128, 1056, 132, tile_k=32, wgmma=True)
+        configs.choose.cache_clear()
         assert configs.launch_split(33, 8) == 7 and configs.launch_split(33, 4) == 4
         assert (short.block_m, short.split_k, short.shared_fixup) == (128, 4, True)
         assert not configs.choose(256, 2048, 4096, 132, (("shared_fixup", False),), tile_k=512, wgmma=True).shared_fixup
@@ -433,6 +439,13 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (3072, 512, 640, "pingpong"),  # 120 of 128 rows: 11.4 / 13.6
     (2048, 128, 256, "dequant"),  # the Triton GEMM: 19.7 / 9.6
     (8192, 32, 256, "fused"),  # 9.2 / 10.1
+    # round 36 (held out): the 256-row tile in two at 96 programs (splits_256)
+    (1024, 8192, 1536, "pingpong"),  # 50.3 / 57.3
+    # rounds 35-36, under half a wave: by the split (UNDER_HALF_DEQUANT_SPLITS)
+    (768, 512, 192, "dequant"),  # 24 programs of 128 rows in two: 11.0 / 9.9
+    (384, 1792, 384, "dequant"),  # 36 in four, shared: 12.9 / 12.0
+    (4096, 256, 256, "pingpong"),  # 64 whole: 9.5 / 11.1
+    (256, 4096, 384, "pingpong"),  # 48 in eight, shared: 13.5 / 15.0
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
@@ -445,11 +458,11 @@ def test_dequant_where_measured_faster_than_a_launch_of_less_than_one_wave(n, k,
     assert configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True).strategy == strategy
 
 
-def test_launches_under_half_a_wave_and_explicit_strategies_keep_the_kernel():
-    tiny = configs.choose(192, 768, 512, 132, tile_k=512, wgmma=True)  # 12 programs: not measured
-    assert tiny.strategy == "pingpong"
-    fill = configs.work_units(192, 768, 512, tiny) / 132
-    assert fill < configs.PINGPONG_FILL_MIN and configs.dequant_faster(192, 512, fill)
+def test_launches_under_half_a_wave_go_by_split_not_by_the_estimate_and_explicit_strategies_hold():
+    whole = configs.choose(256, 4096, 256, 132, tile_k=256, wgmma=True)  # 64 programs
+    assert whole.strategy == "pingpong" and whole.split_k == 1
+    fill = configs.work_units(256, 4096, 256, whole) / 132
+    assert fill < configs.PINGPONG_FILL_MIN and configs.dequant_faster(256, 256, fill)
     pinned = configs.choose(1536, 1536, 12288, 132, (("strategy", "pingpong"),), tile_k=512, wgmma=True)
     assert pinned.strategy == "pingpong"
     for m, k, fill in ((0, 512, 1.0), (256, 0, 1.0), (256, 512, 0.0), (256, 512, 1.5), (256, 512, float("nan"))):
