@@ -219,7 +219,7 @@ PINGPONG_FILL_MIN = 0.5  # below it the estimate is far off (round 36): UNDER_HA
 # (1024x10240 M = 1536 59.7 us, dequantize 75.0; 768x12288 M = 2048 69.6, 75.1): such
 # launches keep the kernel (splits_256). Round 36 (held out, the old table's config against
 # dequantize + cuBLAS): the kernel was faster at all ten such launches at 0.73 of a wave, by
-# 2-14% (256 rows in two: 1024x8192 M = 1536 50.3 / 57.3 us; in four, shared: 512x16384
+# 2-15% (256 rows in two: 1024x8192 M = 1536 50.3 / 57.3 us; in four, shared: 512x16384
 # M = 1536 51.4 / 59.2).
 # Below half a wave (about 10 us a launch) both estimates are far off (round 35's four: the
 # kernel ran at 1.5-1.6x cuBLAS where the fill estimate gives 2.6-4.0x; dequantize + cuBLAS
