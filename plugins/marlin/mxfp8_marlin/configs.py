@@ -212,7 +212,7 @@ DEQUANT_COST = 330.0  # dequantize + cuBLAS over cuBLAS: 1 + c / M
 # 768x12288 M = 2048, split in two, went to dequantize (75.1 us; the kernel 69.6): below.
 PINGPONG_FILL_EXP = 0.6
 PINGPONG_FILL_MIN = 0.5  # below it the estimate is far off (round 36): UNDER_HALF_DEQUANT_SPLITS
-# Round 35 on 18 held-out launches (H100, b8ce428): the estimate chose the faster at 13 (the
+# Round 35 on 16 held-out launches (H100, b8ce428): the estimate chose the faster at 13 (the
 # table's time at 0.922 of the old table's, geomean); refitted on all 37 launches, 0.6 is still
 # the best exponent of 0.3-1.0. Of its misses, the two where the 256-row tile splits K cost
 # the most: the kernel ran at 0.92x and 1.11x cuBLAS there, not the 1.23-1.24x estimated
