@@ -12,44 +12,39 @@ HEAD against the old table over every launch, by the probe file.
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 
 from mxfp8_marlin import configs, packing
 
 RESULTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(RESULTS.parents[1] / "plugins" / "marlin" / "tools"))
+from probe_common import table_constants  # noqa: E402  (the constants ab_probe --a-table sets)
+
+OLD_TABLE = {"PINGPONG_FILL_EXP": 0.0, "DEQUANT_MIN_K": 1 << 30, "UNDER_HALF_DEQUANT_SPLITS": ()}
 FILES = [RESULTS / "round34" / "part1_8e9b9c1_h100" / name for name in ("ab_dq_256_h100.json", "ab_dq_128_h100.json")]
 FILES += [RESULTS / "round35" / "part1_b8ce428_h100" / name for name in ("ab_held_out_h100.json", "ab_low_fill_h100.json")]
 FILES += sorted((RESULTS / "round36").glob("part1_*/ab_*_h100.json"))
 SMS = 132
 
 
-def old_table(m, n, k):
-    """The config the table gave before rounds 35-36's rules."""
-    saved = configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K, configs.UNDER_HALF_DEQUANT_SPLITS
-    configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K, configs.UNDER_HALF_DEQUANT_SPLITS = 0.0, 1 << 30, ()
-    configs.choose.cache_clear()
-    try:
-        return configs.choose(m, n, k, SMS, tile_k=packing.tile_k(k), wgmma=True)
-    finally:
-        configs.PINGPONG_FILL_EXP, configs.DEQUANT_MIN_K, configs.UNDER_HALF_DEQUANT_SPLITS = saved
-        configs.choose.cache_clear()
-
-
 def launches():
-    """(file, m, n, k, kernel us, dequantize us, fill, old config) of each pingpong launch."""
+    """(probe file, m, n, k, kernel us, dequantize us, fill, config) of each launch the table
+    before rounds 35-36's rules (``OLD_TABLE``) runs on the pingpong kernel."""
     for path in FILES:
         for r in json.loads(path.read_text())["rows"]:
             m, n, k = r["M"], r["N"], r["K"]
-            cfg = old_table(m, n, k)
+            with table_constants(OLD_TABLE):
+                cfg = configs.choose(m, n, k, SMS, tile_k=packing.tile_k(k), wgmma=True)
             if cfg.strategy != "pingpong":
                 continue
             med = {tag: statistics.median(us) for tag, us in r["us"].items()}
-            yield path.parent.name, m, n, k, med["A"], med["B"], configs.work_units(m, n, k, cfg) / SMS, cfg
+            yield path, m, n, k, med["A"], med["B"], configs.work_units(m, n, k, cfg) / SMS, cfg
 
 
 def main():
     data = [row for row in launches() if row[6] < 1]
-    print(f"# {len(data)} launches of less than one wave from: " + ", ".join(sorted({row[0] for row in data})))
+    print(f"# {len(data)} launches of less than one wave from: " + ", ".join(sorted({row[0].parent.name for row in data})))
     for exempt in (False, True):
         print(f"## fill >= {configs.PINGPONG_FILL_MIN}; the 256-row tile split in K "
               f"{'left to the kernel' if exempt else 'under the rule'}")
@@ -60,7 +55,8 @@ def main():
                 if fill < configs.PINGPONG_FILL_MIN:
                     continue
                 count += 1
-                dequant = not (exempt and configs.splits_256(cfg)) and (1 + 220 / k) / fill ** exp >= 1 + 330 / m
+                with table_constants({"PINGPONG_FILL_EXP": exp}):
+                    dequant = not (exempt and configs.splits_256(cfg)) and configs.dequant_faster(m, k, fill)
                 chosen = b if dequant else a
                 loss += math.log(chosen / min(a, b))
                 if chosen > 1.005 * min(a, b):
@@ -69,7 +65,7 @@ def main():
                   f"the faster; wrong: {', '.join(wrong)}")
     print("## the table at HEAD / the old table (geomean of the time of what each chooses), by probe file")
     for path in FILES:
-        rows = [row for row in data if row[0] == path.parent.name and (row[1], row[2], row[3]) in probe_cases(path)]
+        rows = [row for row in data if row[0] == path]
         if not rows:
             continue
         ratios, wrong = [], []
@@ -81,10 +77,6 @@ def main():
         geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
         print(f"{path.parent.name}/{path.name}: {len(rows)} launches, geomean {geo:.3f}, "
               f"{len(rows) - len(wrong)} the faster; wrong: {', '.join(wrong)}")
-
-
-def probe_cases(path):
-    return {(r["M"], r["N"], r["K"]) for r in json.loads(path.read_text())["rows"]}
 
 
 if __name__ == "__main__":
