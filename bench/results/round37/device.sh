@@ -5,6 +5,7 @@
 #   ab_under_half: twelve launches under half a wave of the 128-row tile split in two or four,
 #     which the rule sends to dequantize + cuBLAS (8-64 programs, below round 36's 24), and four
 #     it keeps (whole at K = 256, split in eight)
+#   then the marlin GPU tests and the benchmark at the commit under test, time allowing
 #   OUT=dir [STEP_UNTIL=seconds] [STEP_DIR=$OUT/pN] bash bench/results/round37/device.sh COMMIT [PART]
 set -uo pipefail
 round=round37
@@ -14,6 +15,8 @@ kept=1536x256:256,2048x256:320,384x2048:256,512x4096:192
 case "$part" in
 1)
     old_table 60 ab_under_half "$flipped,$kept"
+    gpu_tests
+    run_bench ""
     ;;
 *) echo "round 37 has no part $part"; exit 2 ;;
 esac
