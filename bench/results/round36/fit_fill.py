@@ -1,5 +1,5 @@
 """Round 36's refit of the fill rule (CPU; a program, not a test), from the committed probe files
-of rounds 34-36 (H100): every launch of less than one wave that the old table (before rounds
+of rounds 34-37 (H100; round 37's launches are all under half a wave, outside the fit): every launch of less than one wave that the old table (before rounds
 35-36's rules) runs on the pingpong kernel, measured against dequantize + cuBLAS. For each
 exponent of ``configs.PINGPONG_FILL_EXP``, over the launches at half a wave or more, with and
 without the 256-row tile splitting K left to the kernel (``configs.splits_256``): the sum of
@@ -25,6 +25,7 @@ OLD_TABLE = {"PINGPONG_FILL_EXP": 0.0, "DEQUANT_MIN_K": 1 << 30, "UNDER_HALF_DEQ
 FILES = [RESULTS / "round34" / "part1_8e9b9c1_h100" / name for name in ("ab_dq_256_h100.json", "ab_dq_128_h100.json")]
 FILES += [RESULTS / "round35" / "part1_b8ce428_h100" / name for name in ("ab_held_out_h100.json", "ab_low_fill_h100.json")]
 FILES += sorted((RESULTS / "round36").glob("part1_*/ab_*_h100.json"))
+FILES += sorted((RESULTS / "round37").glob("part1_*/ab_*_h100.json"))
 SMS = 132
 
 

@@ -229,7 +229,9 @@ PINGPONG_FILL_MIN = 0.5  # below it the estimate is far off (round 36): UNDER_HA
 # 12.1 / 10.7; 512x768 M = 640 12.4 / 11.0; 384x1792 M = 384 12.9 / 12.0); whole (K = 256)
 # it won at all four (4096x256 M = 256 9.5 / 11.1); split in eight, two of four (256x4096
 # M = 384 13.5 / 15.0; 256x8192 M = 256 16.8 / 15.7). So those two splits go to dequantize +
-# cuBLAS there.
+# cuBLAS there. Round 37 (held out, H100, 3f972b8): at 12 such launches dequantize + cuBLAS
+# took 4-10% less time at 11 and the same at 1024x1792 M = 192 (13.1 / 13.2 us); at the four
+# the rule keeps, the kernel took 4-12% less.
 UNDER_HALF_DEQUANT_SPLITS = (2, 4)
 # Below this K, where the pingpong kernel loses to dequantize + cuBLAS, the Triton GEMM: both
 # run in a few microseconds there and dequantize's two launches cost the more (round 34
