@@ -1,8 +1,8 @@
 # Sourced by the rounds' device.sh (26 on): installs the repository's distributions, names the
 # card ($card: h100, h200 or gpu), starts $work/device.txt, and defines `step`. Expects $work
 # (a fresh directory; or $round, below) and the commit under test as $1 of the sourcing script. Also defines
-# `run_bench`, `probe`, `old_table` and `gpu_tests` (the benchmark, an A/B probe, one against the table
-# before rounds 35-37's rules, and the marlin GPU tests as one step each).
+# `run_bench`, `probe`, `old_table`, `gpu_tests` and `suite` (the benchmark, an A/B probe, one against
+# the table before rounds 35-37's rules, the marlin GPU tests and the whole suite as one step each).
 # A script that sets only $round (e.g. round31) gets $out ($OUT), $work and $part ($2) from here,
 # and `pack` to end with ($out/${round}_$part.tgz). STEP_DIR (default a temporary directory)
 # holds $work: put it under $OUT so that a call cut off at its limit still returns the steps done.
@@ -52,4 +52,9 @@ old_table() {
 gpu_tests() {
     step 150 "tests_$card" python3 -m pytest -q -n 8 -p no:cacheprovider plugins/marlin/tests/test_gpu.py
     tail -2 "$work/tests_$card.txt"
+}
+# suite: the whole test suite (every distribution's tests, GPU tests included), its summary printed
+suite() {
+    step 200 "suite_$card" python3 -m pytest -q -n 8 -p no:cacheprovider -rs
+    tail -3 "$work/suite_$card.txt"
 }
