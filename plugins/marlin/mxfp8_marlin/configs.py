@@ -233,6 +233,25 @@ PINGPONG_FILL_MIN = 0.5  # below it the estimate is far off (round 36): UNDER_HA
 # took 4-10% less time at 11 and the same at 1024x1792 M = 192 (13.1 / 13.2 us); at the four
 # the rule keeps, the kernel took 4-12% less.
 UNDER_HALF_DEQUANT_SPLITS = (2, 4)
+# The 128-row tile decodes each weight twice as often per activation row as the 256-row one,
+# where PINGPONG_COST was fitted, and a consumer's decode outlasts its wgmma there (round 18:
+# about 600 cycles a 64x64 K tile against 512). Its fill estimate adds this term,
+# (1 + a + TILE128_COST + b / K) / fill ** PINGPONG_FILL_EXP, from TILE128_MIN_K: below it
+# (about 10 us a launch) the kernel ran faster than even the estimate without it (round 35:
+# 3072x512 M = 640 11.4 us, dequantize 13.6; 3072x768 M = 384 12.8 / 13.9). Fitted to rounds
+# 34-38 (H100, 38 launches at 0.5-1 of a wave): 0.10-0.20 choose the faster at 33, 0 at 29;
+# of the five launches 0.15 sends to dequantize + cuBLAS there, dequantize was the faster at
+# four (2048x6656 M = 640 51.9 -> 45.5 us) and as fast at one (2048x1280 M = 768 16.5 / 16.4).
+# Round 39 (held out, H100, f8d72ad): of fourteen it sends, dequantize took 0-13% less time
+# at thirteen (2048x4096 M = 640 35.2 -> 30.7; at 128 programs, 1024x4096 M = 2048, 36.3 ->
+# 33.1) and 2% more at 3072x1536 M = 384; of six it keeps near the boundary, the kernel was
+# the faster at two (2048x7168 M = 768 55.7 / 60.1), as fast at one, and dequantize the
+# faster at three (1536x1024 M = 640 14.4 / 13.3). With round 39's launches too, 0.25 would
+# score better (bench/results/round36/fit_fill.txt), sending two of those the kernel won to
+# dequantize; not taken without a check of its own. Full waves keep pingpong_for's
+# estimate: not measured for this tile.
+TILE128_COST = 0.15
+TILE128_MIN_K = 1024
 # Below this K, where the pingpong kernel loses to dequantize + cuBLAS, the Triton GEMM: both
 # run in a few microseconds there and dequantize's two launches cost the more (round 34
 # part 2, H100, us, Triton / dequantize: 14336x32 M = 256 9.9 / 11.1; 8192x64 M = 192
@@ -241,12 +260,14 @@ UNDER_HALF_DEQUANT_SPLITS = (2, 4)
 DEQUANT_MIN_K = 64
 
 
-def dequant_faster(m: int, k: int, fill: float = 1.0) -> bool:
-    """Whether dequantize + cuBLAS is estimated faster than the pingpong kernel where its
-    programs fill ``fill`` (0 < fill <= 1) of one wave."""
+def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> bool:
+    """Whether dequantize + cuBLAS is estimated faster than the pingpong kernel with tiles of
+    ``block_m`` rows where its programs fill ``fill`` (0 < fill <= 1) of one wave."""
     if not (m > 0 and k > 0 and 0 < fill <= 1):
         raise ValueError(f"marlin: dequant_faster needs m, k > 0 and 0 < fill <= 1 (got m={m}, k={k}, fill={fill})")
     a, b = PINGPONG_COST
+    if block_m == 128 and k >= TILE128_MIN_K:
+        a += TILE128_COST
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
 
 
@@ -520,7 +541,7 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         cfg = replace(cfg, shared_fixup=True)
     if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not splits_256(cfg):
         fill = work_units(m, n, k, cfg) / num_sms  # past one wave (persistent, split tail) over 1
-        if PINGPONG_FILL_MIN <= fill < 1 and dequant_faster(m, k, fill):
+        if PINGPONG_FILL_MIN <= fill < 1 and dequant_faster(m, k, fill, cfg.block_m):
             return Config("dequant")  # a launch of less than one wave (PINGPONG_FILL_EXP)
         if fill < PINGPONG_FILL_MIN and cfg.split_k in UNDER_HALF_DEQUANT_SPLITS:
             return Config("dequant")
