@@ -3,8 +3,8 @@
 # with round 40's full waves (configs.TILE128_COST = 0.25, at every fill from half a wave up),
 # on launches it was not fitted to. A the table without the term (TILE128_COST=0: the kernel
 # at every case), B dequantize + cuBLAS.
-#   ab_tile128_all: eighteen launches the term sends to dequantize + cuBLAS (eleven at a wave
-#     or more, M = 768-4096; seven at 0.55-0.97 of one) and five it keeps near the boundary
+#   ab_tile128_all: eighteen launches the term sends to dequantize + cuBLAS (ten at a wave
+#     or more, M = 768-4096; eight at 0.55-0.97 of one) and five it keeps near the boundary
 #   OUT=dir [STEP_UNTIL=seconds] [STEP_DIR=$OUT/pN] bash bench/results/round41/device.sh COMMIT [PART]
 set -uo pipefail
 round=round41
