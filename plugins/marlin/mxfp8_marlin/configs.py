@@ -235,22 +235,23 @@ PINGPONG_FILL_MIN = 0.5  # below it the estimate is far off (round 36): UNDER_HA
 UNDER_HALF_DEQUANT_SPLITS = (2, 4)
 # The 128-row tile decodes each weight twice as often per activation row as the 256-row one,
 # where PINGPONG_COST was fitted, and a consumer's decode outlasts its wgmma there (round 18:
-# about 600 cycles a 64x64 K tile against 512). Its fill estimate adds this term,
-# (1 + a + TILE128_COST + b / K) / fill ** PINGPONG_FILL_EXP, from TILE128_MIN_K: below it
-# (about 10 us a launch) the kernel ran faster than even the estimate without it (round 35:
-# 3072x512 M = 640 11.4 us, dequantize 13.6; 3072x768 M = 384 12.8 / 13.9). Fitted to rounds
-# 34-38 (H100, 38 launches at 0.5-1 of a wave): 0.10-0.20 choose the faster at 33, 0 at 29;
-# of the five launches 0.15 sends to dequantize + cuBLAS there, dequantize was the faster at
-# four (2048x6656 M = 640 51.9 -> 45.5 us) and as fast at one (2048x1280 M = 768 16.5 / 16.4).
-# Round 39 (held out, H100, f8d72ad): of fourteen it sends, dequantize took 0-13% less time
-# at thirteen (2048x4096 M = 640 35.2 -> 30.7; at 128 programs, 1024x4096 M = 2048, 36.3 ->
-# 33.1) and 2% more at 3072x1536 M = 384; of six it keeps near the boundary, the kernel was
-# the faster at two (2048x7168 M = 768 55.7 / 60.1), as fast at one, and dequantize the
-# faster at three (1536x1024 M = 640 14.4 / 13.3). With round 39's launches too, 0.25 would
-# score better (bench/results/round36/fit_fill.txt), sending two of those the kernel won to
-# dequantize; not taken without a check of its own. Full waves keep pingpong_for's
-# estimate: not measured for this tile.
-TILE128_COST = 0.15
+# about 600 cycles a 64x64 K tile against 512). From half a wave up, full waves included, its
+# estimate adds this term: (1 + a + TILE128_COST + b / K) / min(fill, 1) ** PINGPONG_FILL_EXP,
+# from TILE128_MIN_K (below it, about 10 us a launch, the kernel ran faster than even the
+# estimate without the term: round 35, 3072x512 M = 640 11.4 us, dequantize 13.6; 3072x768
+# M = 384 12.8 / 13.9). At a wave or more the table runs this tile where K is too short for
+# the 256-row one (K < 4096 unsplit), and there the kernel ran at 1.36-1.67x cuBLAS (round 40,
+# H100: fourteen launches, dequantize + cuBLAS took 1-24% less time at all; 8192x2048
+# M = 2048 130.4 us, dequantize 110.8). 0.15 was fitted to rounds 34-38 under one wave and
+# held out in round 39 (dequantize the faster or as fast at 13 of the 14 launches it sends
+# there); 0.25 is the best single term over rounds 34-40 (108 launches, results/round36/
+# fit_fill.txt; a wave or more alone would take 0.45). Round 41 (held out, H100, faf9c33):
+# of eighteen launches it sends to dequantize + cuBLAS, dequantize took 4-20% less time at
+# all ten at a wave or more (13824x3328 M = 3072 486.6 -> 391.6 us) and 1-8% less at six of
+# the eight under one, 3-7% more at two (3072x1024 M = 512 14.7 / 15.7); of five it keeps,
+# the kernel was the faster at three (2560x2304 M = 768 23.5 / 25.7), dequantize at two
+# (4096x3840 M = 768 52.6 / 50.4).
+TILE128_COST = 0.25
 TILE128_MIN_K = 1024
 # Below this K, where the pingpong kernel loses to dequantize + cuBLAS, the Triton GEMM: both
 # run in a few microseconds there and dequantize's two launches cost the more (round 34
@@ -541,8 +542,10 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         cfg = replace(cfg, shared_fixup=True)
     if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not splits_256(cfg):
         fill = work_units(m, n, k, cfg) / num_sms  # past one wave (persistent, split tail) over 1
-        if PINGPONG_FILL_MIN <= fill < 1 and dequant_faster(m, k, fill, cfg.block_m):
-            return Config("dequant")  # a launch of less than one wave (PINGPONG_FILL_EXP)
+        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, min(fill, 1.0), cfg.block_m):
+            # less than one wave (PINGPONG_FILL_EXP), or the 128-row tile (TILE128_COST): the
+            # 256-row tile at a wave or more pingpong_for has checked
+            return Config("dequant")
         if fill < PINGPONG_FILL_MIN and cfg.split_k in UNDER_HALF_DEQUANT_SPLITS:
             return Config("dequant")
     return cfg

@@ -446,25 +446,30 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (384, 1792, 384, "dequant"),  # 36 in four, shared: 12.9 / 12.0
     (4096, 256, 256, "pingpong"),  # 64 whole: 9.5 / 11.1
     (256, 4096, 384, "pingpong"),  # 48 in eight, shared: 13.5 / 15.0
-    # rounds 38-39: the 128-row tile's term from K = 1024 (TILE128_COST, TILE128_MIN_K)
+    # rounds 38-41: the 128-row tile's term from K = 1024 (TILE128_COST, TILE128_MIN_K)
     (2048, 6656, 640, "dequant"),  # 80 programs: 51.9 / 45.5 (round 34: 52.0 / 43.3)
     (1536, 2560, 1024, "dequant"),  # 96 programs: 24.9 / 22.6 (round 35: 24.9 / 22.0)
-    (2048, 4096, 640, "dequant"),  # 80 programs: 35.2 / 30.7 (held out)
-    (1024, 4096, 2048, "dequant"),  # 128 programs: 36.3 / 33.1 (held out)
-    (768, 2048, 1280, "dequant"),  # 60 tiles in two: 17.9 / 15.8 (held out)
-    (2048, 7168, 768, "pingpong"),  # 96 programs: 55.7 / 60.1 (held out)
-    (2048, 2048, 1024, "pingpong"),  # 128 programs: 22.2 / 23.2 (held out)
+    (2048, 4096, 640, "dequant"),  # 80 programs: 35.2 / 30.7 (round 39)
+    (1024, 4096, 2048, "dequant"),  # 128 programs: 36.3 / 33.1 (round 39)
+    (768, 2048, 1280, "dequant"),  # 60 tiles in two: 17.9 / 15.8 (round 39)
+    (8192, 2048, 2048, "dequant"),  # 7.8 waves, persistent: 130.4 / 110.8 (round 40)
+    (3072, 3072, 3072, "dequant"),  # 8.7 waves, split tail: 112.3 / 85.5 (round 40)
+    (13824, 3328, 3072, "dequant"),  # 19.6 waves: 486.6 / 391.6 (round 41, held out)
+    (6144, 1024, 768, "dequant"),  # 2.2 waves: 31.5 / 26.9 (round 41, held out)
+    (13824, 3328, 1024, "pingpong"),  # 6.6 waves: 177.2 / 188.8 (round 41, held out)
+    (2560, 2304, 768, "pingpong"),  # 120 programs: 23.5 / 25.7 (round 41, held out)
     (3072, 768, 384, "pingpong"),  # 72 programs, K < 1024: 12.8 / 13.9 (round 35)
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
     (14336, 32, 256, "fused"),  # 9.9 / 11.1
 ])
-def test_dequant_where_measured_faster_than_a_launch_of_less_than_one_wave(n, k, m, strategy):
-    """The crossover estimate was fitted at full waves; a pingpong launch filling a share f of
-    one wave is estimated f ** -PINGPONG_FILL_EXP slower (above PINGPONG_FILL_MIN), and below
-    DEQUANT_MIN_K the Triton GEMM keeps what the estimate gives dequantize + cuBLAS. The
-    128-row tile's estimate adds TILE128_COST from K = TILE128_MIN_K."""
+def test_the_strategy_measured_faster_where_the_crossover_estimate_was_refined(n, k, m, strategy):
+    """The crossover estimate was fitted at full waves of the 256-row tile; a pingpong launch
+    filling a share f of one wave is estimated f ** -PINGPONG_FILL_EXP slower (above
+    PINGPONG_FILL_MIN), the 128-row tile's estimate adds TILE128_COST from K = TILE128_MIN_K
+    (full waves too), and below DEQUANT_MIN_K the Triton GEMM keeps what the estimate gives
+    dequantize + cuBLAS."""
     assert configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True).strategy == strategy
 
 

@@ -3,8 +3,8 @@ not a test). The pingpong kernel runs one program per SM; where a launch fits on
 persistent mode, no split tail), its programs over the SMs are the share of the GPU it uses.
 The crossover estimate against dequantize + cuBLAS (``configs.PINGPONG_COST`` and
 ``DEQUANT_COST``) was measured at full waves, and is scaled for launches of 0.5-1 of one wave
-by ``configs.PINGPONG_FILL_EXP`` (round 35; the 128-row tile's estimate adds
-``TILE128_COST``, round 39); this lists where the table runs less than one, by tile and
+by ``configs.PINGPONG_FILL_EXP`` (round 35; the 128-row tile's estimate, at any fill, adds
+``TILE128_COST``, rounds 39-41); this lists where the table runs less than one, by tile and
 split, with the shapes to measure.
 
     python plugins/marlin/tools/fill_scan.py [--sms 132] > fill_scan.txt
