@@ -75,6 +75,7 @@ def main():
             with table_constants({"PINGPONG_FILL_EXP": tenths / 10}):
                 print(f"exp {tenths / 10:.1f}: " + score(data, lambda m, k, fill, cfg: not (
                     exempt and configs.splits_256(cfg)) and configs.dequant_faster(m, k, fill)))
+
     def with_term(m, k, fill, cfg):
         return not configs.splits_256(cfg) and configs.dequant_faster(m, k, fill, cfg.block_m)
 
