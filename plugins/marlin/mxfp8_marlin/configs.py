@@ -263,7 +263,9 @@ DEQUANT_MIN_K = 64
 
 def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> bool:
     """Whether dequantize + cuBLAS is estimated faster than the pingpong kernel with tiles of
-    ``block_m`` rows where its programs fill ``fill`` (0 < fill <= 1) of one wave."""
+    ``block_m`` rows where its programs fill ``fill`` (0 < fill <= 1) of one wave. Only the
+    128-row tile adds ``TILE128_COST``; any other ``block_m`` (an override ``run_gemm`` will
+    refuse, which ``choose`` still returns) gets the 256-row tile's estimate."""
     if not (m > 0 and k > 0 and 0 < fill <= 1):
         raise ValueError(f"marlin: dequant_faster needs m, k > 0 and 0 < fill <= 1 (got m={m}, k={k}, fill={fill})")
     a, b = PINGPONG_COST
