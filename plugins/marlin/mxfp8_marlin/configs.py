@@ -172,6 +172,14 @@ WGMMA_TABLE: dict[int, tuple[float, Config, int]] = {
 PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warps=4, num_stages=4)
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
+# That floor was measured on runs of a split K. Whole (no split), the 256-row tile from this
+# many K tiles; the same floor until round 45 measures below it. Round 43 (H100, 18716d5,
+# medians of three rounds, us, the 128-row tile / 256 rows / cuBLAS bf16), at eight launches
+# of 1.8-9.8 waves of 256-row tiles, K = 1536-3840: the 256-row tile took 18-27% less time
+# than the 128-row one and ran within 0-11% of cuBLAS (8192x2048 M = 2048 130.0 / 95.7 / 94.1,
+# dequantize + cuBLAS 110.8 in round 40; 8960x1536 M = 2048 112.2 / 91.8 / 82.8; 13824x3328
+# M = 3072 486.2 / 358.2 / 355.7).
+PINGPONG_WHOLE_MIN_K_TILES = 64
 # Unless the 256-row tile splits K in more than two within one wave (no persistent mode) and
 # keeps at least PINGPONG_SHARED_MIN_K_TILES a split (PINGPONG_SHARED_PADDED_MIN_K_TILES where
 # x is padded to whole tiles, padded_rows): then with the shared fix-up (every split sums a
@@ -295,7 +303,7 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
         # two 85.6 -> 65.3).
         return PINGPONG_128
     k_tiles = k // PINGPONG_256.block_k // split
-    if k_tiles >= PINGPONG_MIN_K_TILES:
+    if k_tiles >= (PINGPONG_MIN_K_TILES if split > 1 else PINGPONG_WHOLE_MIN_K_TILES):
         return PINGPONG_256
     padded = padded_rows(m, PINGPONG_256) > m
     min_k_tiles = PINGPONG_SHARED_PADDED_MIN_K_TILES if padded else PINGPONG_SHARED_MIN_K_TILES

@@ -9,6 +9,8 @@ spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 
 change meant to keep every sum and its order. ``--a-set``: A is the table's config with
 these fields (B then starts from that A). ``--a-table``: A is chosen with these constants of
 ``configs`` (e.g. ``PINGPONG_FILL_EXP=0``: the table before a rule; B is chosen without them).
+``--b-table``: B is chosen with these constants (and A's and B's fields as overrides): a rule
+measured before the table takes it.
 
 Timing as in ``bench/bench_gemm.py`` (CUDA graph, L2 flushed before each replay, median).
 
@@ -69,6 +71,8 @@ def main() -> int:
     ap.add_argument("--a-set", default="", help="the A config: the table's with these fields (default: the table's)")
     ap.add_argument("--a-table", default="",
                     help="A is chosen with these constants of configs, e.g. PINGPONG_FILL_EXP=0")
+    ap.add_argument("--b-table", default="",
+                    help="B is chosen with these constants of configs (and --set's fields), e.g. PINGPONG_FILL_EXP=0.5")
     ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")
     ap.add_argument("--b-choose", action="store_true",
                     help="B is configs.choose with A's and B's fields as overrides, not A with B's fields")
@@ -77,13 +81,14 @@ def main() -> int:
                     help="also require B's outputs to equal A's bit for bit (a change that keeps every sum)")
     ap.add_argument("--out", default="ab_probe.json")
     args = ap.parse_args()
-    if not args.set and not args.b_gluon:
-        raise SystemExit("give --set, --b-gluon or both: B must differ from A")
+    if not args.set and not args.b_gluon and not args.b_table:
+        raise SystemExit("give --set, --b-table, --b-gluon or more: B must differ from A")
     if args.b_choose and not args.set:
         raise SystemExit("--b-choose needs --set: the fields the table chooses B's config with")
     change = parse_set(args.set) if args.set else {}
     a_change = parse_set(args.a_set, "--a-set") if args.a_set else {}
     a_table = parse_constants(args.a_table, "--a-table") if args.a_table else {}
+    b_table = parse_constants(args.b_table, "--b-table") if args.b_table else {}
     b_gluon = load_gluon(args.b_gluon) if args.b_gluon else None
     cases = parse_cases(args.cases)
     check_rounds(args.rounds)
@@ -92,15 +97,17 @@ def main() -> int:
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; A = the table's config"
           f"{f' (the table with {a_table})' if a_table else ''}{f' with {a_change}' if a_change else ''}; B = "
-          f"{'the table chosen with' if args.b_choose else 'A with'} {change}"
+          f"{f'the table with {b_table}, chosen with' if b_table else 'the table chosen with' if args.b_choose else 'A with'}"
+          f" {change}"
           f"{f', the Gluon kernels of {args.b_gluon}' if args.b_gluon else ''}", flush=True)
     rows = []
     for n, k, m in cases:
         case = Case.make(n, k, m)
         with table_constants(a_table):
             a = replace(configs.choose(m, n, k, sms, tile_k=case.tile_k, wgmma=True), **a_change)
-        b = (configs.choose(m, n, k, sms, tuple({**a_change, **change}.items()), tile_k=case.tile_k, wgmma=True)
-             if args.b_choose else replace(a, **change))
+        with table_constants(b_table):
+            b = (configs.choose(m, n, k, sms, tuple({**a_change, **change}.items()), tile_k=case.tile_k, wgmma=True)
+                 if args.b_choose or b_table else replace(a, **change))
         variants = {"A": a, "B": b}
 
         def call(tag):
@@ -128,7 +135,7 @@ def main() -> int:
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
     Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set,
-                                          "a_table": args.a_table, "set": args.set, "b_choose": args.b_choose,
+                                          "a_table": args.a_table, "b_table": args.b_table, "set": args.set, "b_choose": args.b_choose,
                                           "b_gluon": args.b_gluon, "rows": rows}, indent=1))
     return 0
 
