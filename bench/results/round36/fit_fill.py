@@ -1,5 +1,5 @@
 """The fill rule's fits (CPU; a program, not a test), from the committed probe files of rounds
-34-41 (H100): every launch that the old table (before rounds 35-41's rules) runs on the
+34-41 and 44 (H100): every launch that the old table (before rounds 35-41's rules) runs on the
 pingpong kernel, measured against dequantize + cuBLAS (round 37's are all under half a wave,
 outside the fits). Over the launches at half a wave or more, the sum of log(chosen / faster)
 and the launches each rule gets wrong (by more than 0.5%): for each exponent of
@@ -29,7 +29,7 @@ OLD_TABLE = {"PINGPONG_FILL_EXP": 0.0, "DEQUANT_MIN_K": 1 << 30, "UNDER_HALF_DEQ
 FILES = [RESULTS / "round34" / "part1_8e9b9c1_h100" / name for name in ("ab_dq_256_h100.json", "ab_dq_128_h100.json")]
 FILES += [RESULTS / "round35" / "part1_b8ce428_h100" / name for name in ("ab_held_out_h100.json", "ab_low_fill_h100.json")]
 FILES += sorted((RESULTS / "round36").glob("part1_*/ab_*_h100.json"))
-FILES += [path for r in range(37, 42) for path in sorted((RESULTS / f"round{r}").glob("part1_*/ab_*_h100.json"))]
+FILES += [path for r in (37, 38, 39, 40, 41, 44) for path in sorted((RESULTS / f"round{r}").glob("part1_*/ab_*_h100.json"))]
 SMS = 132
 
 
