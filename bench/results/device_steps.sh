@@ -2,7 +2,7 @@
 # card ($card: h100, h200 or gpu), starts $work/device.txt, and defines `step`. Expects $work
 # (a fresh directory; or $round, below) and the commit under test as $1 of the sourcing script. Also defines
 # `run_bench`, `probe`, `old_table`, `gpu_tests` and `suite` (the benchmark, an A/B probe, one against
-# the table before rounds 35-41's rules, the marlin GPU tests and the whole suite as one step each).
+# the table before rounds 35-45's rules, the marlin GPU tests and the whole suite as one step each).
 # A script that sets only $round (e.g. round31) gets $out ($OUT), $work and $part ($2) from here,
 # and `pack` to end with ($out/${round}_$part.tgz). STEP_DIR (default a temporary directory)
 # holds $work: put it under $OUT so that a call cut off at its limit still returns the steps done.
@@ -41,12 +41,13 @@ probe() {
     step "$cap" "$name" python3 $tools/ab_probe.py "$@" --out "$work/$name.json"
     cat "$work/$name.txt"
 }
-# old_table CAP NAME CASES: A the table before rounds 35-41's rules (configs.PINGPONG_FILL_EXP, DEQUANT_MIN_K,
-# UNDER_HALF_DEQUANT_SPLITS, TILE128_COST; splits_256 only narrows the first; the same constants
-# as round36/fit_fill.py's OLD_TABLE), B dequantize + cuBLAS, three rounds (rounds 35-38; before
-# round 39 TILE128_COST did not exist and was 0)
+# old_table CAP NAME CASES: A the table before rounds 35-45's rules (configs.PINGPONG_FILL_EXP,
+# DEQUANT_MIN_K, UNDER_HALF_DEQUANT_SPLITS, TILE128_COST, PINGPONG_WHOLE_MIN_K_TILES; splits_256
+# and launch_fill only refine the first; the same constants as round36/fit_fill.py's OLD_TABLE),
+# B dequantize + cuBLAS, three rounds (rounds 35-38; before round 39 TILE128_COST did not exist
+# and was 0, before round 45 PINGPONG_WHOLE_MIN_K_TILES was 64)
 old_table() {
-    probe "$1" "$2" --a-table "PINGPONG_FILL_EXP=0,DEQUANT_MIN_K=1073741824,UNDER_HALF_DEQUANT_SPLITS=(),TILE128_COST=0" \
+    probe "$1" "$2" --a-table "PINGPONG_FILL_EXP=0,DEQUANT_MIN_K=1073741824,UNDER_HALF_DEQUANT_SPLITS=(),TILE128_COST=0,PINGPONG_WHOLE_MIN_K_TILES=64" \
         --b-choose --set "strategy='dequant'" --rounds 3 --cases "$3"
 }
 # gpu_tests: every marlin GPU test, its summary printed

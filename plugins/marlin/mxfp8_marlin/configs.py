@@ -173,13 +173,17 @@ PINGPONG_128 = Config("pingpong", block_m=128, block_n=128, block_k=64, num_warp
 PINGPONG_256 = replace(PINGPONG_128, block_m=256)
 PINGPONG_MIN_K_TILES = 64
 # That floor was measured on runs of a split K. Whole (no split), the 256-row tile from this
-# many K tiles; the same floor until round 45 measures below it. Round 43 (H100, 18716d5,
-# medians of three rounds, us, the 128-row tile / 256 rows / cuBLAS bf16), at eight launches
-# of 1.8-9.8 waves of 256-row tiles, K = 1536-3840: the 256-row tile took 18-27% less time
-# than the 128-row one and ran within 0-11% of cuBLAS (8192x2048 M = 2048 130.0 / 95.7 / 94.1,
-# dequantize + cuBLAS 110.8 in round 40; 8960x1536 M = 2048 112.2 / 91.8 / 82.8; 13824x3328
-# M = 3072 486.2 / 358.2 / 355.7).
-PINGPONG_WHOLE_MIN_K_TILES = 64
+# many K tiles (K >= 768). Round 43 (H100, 18716d5, medians of three rounds, us, the 128-row
+# tile / 256 rows / cuBLAS bf16), at eight launches of 1.8-9.8 waves of 256-row tiles,
+# K = 1536-3840: the 256-row tile took 18-27% less time than the 128-row one and ran within
+# 0-11% of cuBLAS (8192x2048 M = 2048 130.0 / 95.7 / 94.1, dequantize + cuBLAS 110.8 in round
+# 40; 8960x1536 M = 2048 112.2 / 91.8 / 82.8; 13824x3328 M = 3072 486.2 / 358.2 / 355.7).
+# Round 45 (H100, 732e5ed), where the table ran the 128-row tile: 256 rows took 4-28% less
+# time at eighteen of nineteen launches, K = 768-3328, 0.7-3.9 waves (16384x3072 M = 512
+# 100.3 -> 72.6; 8192x768 M = 1024 32.8 -> 26.6), and beat dequantize + cuBLAS there too;
+# 8% more at K = 512 (12288x512 M = 640 25.9 -> 28.0). Where the table ran dequantize +
+# cuBLAS, the 256-row tile won at four of eleven: see launch_fill for the seven it lost.
+PINGPONG_WHOLE_MIN_K_TILES = 12
 # Unless the 256-row tile splits K in more than two within one wave (no persistent mode) and
 # keeps at least PINGPONG_SHARED_MIN_K_TILES a split (PINGPONG_SHARED_PADDED_MIN_K_TILES where
 # x is padded to whole tiles, padded_rows): then with the shared fix-up (every split sums a
@@ -282,9 +286,33 @@ def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> boo
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
 
 
+def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
+    """The share of the GPU a pingpong launch keeps busy, for the crossover estimate: within
+    one wave, its work units over the SMs; past one wave, 1, except for the 256-row tile
+    whose tiles fill the second wave partly (w waves of tiles, 1 < w < 2: w / 2), or whose
+    last wave runs split (``split_tail``: w / (whole waves + 1 / split)). Round 45 (H100,
+    732e5ed, us, 256 rows / dequantize + cuBLAS): 4096x1536 M = 1280 (1.21 waves) 40.2 / 34.6;
+    6144x1024 M = 768 (1.09) 30.8 / 26.9; 3072x1536 M = 2048 (1.45) 40.4 / 37.7; split tails
+    at 2.18 waves: 3072x2560 M = 3072 81.2 / 73.5, 3072x3072 M = 3072 94.3 / 85.5, which the
+    full-wave estimate sent to the kernel. From two whole waves on, the kernel kept to that
+    estimate (3.39 waves, 14336x1024 M = 1024 54.6 / 59.2; rounds 43 and 45). Over the 38
+    launches of rounds 43-45 where both were measured this chose the faster at all 38 (the
+    estimate at a full wave: 31), but it was fitted to them: round 46 holds it out."""
+    units = work_units(m, n, k, cfg)
+    if units <= num_sms:
+        return units / num_sms
+    waves = output_tiles(m, n, cfg) / num_sms
+    if cfg.block_m != 256 or (waves >= 2 and not cfg.split_tail):
+        return 1.0
+    if cfg.split_tail:  # at most 1 as tail_split splits (an override may split any tail)
+        return min(1.0, waves / (whole_tiles(output_tiles(m, n, cfg), num_sms) / num_sms + 1 / cfg.split_k))
+    return waves / 2
+
+
 def splits_256(cfg: Config) -> bool:
-    """Whether ``cfg`` is the 256-row pingpong tile splitting K, left out of the fill rule."""
-    return cfg.strategy == "pingpong" and cfg.block_m == 256 and cfg.split_k > 1
+    """Whether ``cfg`` is the 256-row pingpong tile splitting K within one wave, left out of the
+    fill rule (its split tail past one wave is in it: ``launch_fill``)."""
+    return cfg.strategy == "pingpong" and cfg.block_m == 256 and cfg.split_k > 1 and not cfg.split_tail
 
 
 def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
@@ -551,10 +579,10 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
             and shares_fit(m, n, k, cfg, num_sms)):
         cfg = replace(cfg, shared_fixup=True)
     if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not splits_256(cfg):
-        fill = work_units(m, n, k, cfg) / num_sms  # past one wave (persistent, split tail) over 1
-        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, min(fill, 1.0), cfg.block_m):
-            # less than one wave (PINGPONG_FILL_EXP), or the 128-row tile (TILE128_COST): the
-            # 256-row tile at a wave or more pingpong_for has checked
+        fill = launch_fill(m, n, k, cfg, num_sms)
+        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, fill, cfg.block_m):
+            # less than one wave or a partly filled second one (PINGPONG_FILL_EXP), or the
+            # 128-row tile (TILE128_COST): the 256-row tile at full waves pingpong_for has checked
             return Config("dequant")
         if fill < PINGPONG_FILL_MIN and cfg.split_k in UNDER_HALF_DEQUANT_SPLITS:
             return Config("dequant")

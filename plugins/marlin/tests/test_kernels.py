@@ -376,7 +376,7 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert not pick(512, 4096, 14336).shared_fixup  # 64 tiles in two
         # 36 tiles split in four would take 144 programs, more than one wave
         assert (pick(256, 4608, 14336).block_m, pick(256, 4608, 14336).shared_fixup) == (128, False)
-        past_wave = pick(300, 8192, 2048)  # 192 128-row tiles: the last wave's 60 split, persistent
+        past_wave = pick(768, 3072, 2048)  # 144 128-row tiles: the last wave's 12 split, persistent
         assert (past_wave.block_m, past_wave.split_tail, past_wave.split_skew, past_wave.persistent) == (128, True, 0, True)
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
@@ -452,13 +452,21 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (2048, 4096, 640, "dequant"),  # 80 programs: 35.2 / 30.7 (round 39)
     (1024, 4096, 2048, "dequant"),  # 128 programs: 36.3 / 33.1 (round 39)
     (768, 2048, 1280, "dequant"),  # 60 tiles in two: 17.9 / 15.8 (round 39)
-    (8192, 2048, 2048, "dequant"),  # 7.8 waves, persistent: 130.4 / 110.8 (round 40)
     (3072, 3072, 3072, "dequant"),  # 8.7 waves, split tail: 112.3 / 85.5 (round 40)
-    (13824, 3328, 3072, "dequant"),  # 19.6 waves: 486.6 / 391.6 (round 41, held out)
-    (6144, 1024, 768, "dequant"),  # 2.2 waves: 31.5 / 26.9 (round 41, held out)
-    (13824, 3328, 1024, "pingpong"),  # 6.6 waves: 177.2 / 188.8 (round 41, held out)
     (2560, 2304, 768, "pingpong"),  # 120 programs: 23.5 / 25.7 (round 41, held out)
     (3072, 768, 384, "pingpong"),  # 72 programs, K < 1024: 12.8 / 13.9 (round 35)
+    # rounds 43-45: the 256-row tile whole from 12 K tiles (PINGPONG_WHOLE_MIN_K_TILES), past
+    # one wave by launch_fill (256 rows / dequantize + cuBLAS, the 128-row tile's time after)
+    (8192, 2048, 2048, "pingpong"),  # 3.9 waves: 95.7 / 110.8 (round 40), 128 rows 130.0
+    (13824, 3328, 3072, "pingpong"),  # 9.8 waves: 358.2 / 391.6 (round 41), 128 rows 486.2
+    (13824, 3328, 1024, "pingpong"),  # 3.3 waves, split tail: 141.5 / 189.7, 128 rows 178.2
+    (16384, 3072, 512, "pingpong"),  # 1.9 waves: 72.3 / 125.8, 128 rows 100.3
+    (8192, 768, 1024, "pingpong"),  # K = 768: 26.7 / 32.5, 128 rows 32.8
+    (2048, 2048, 2048, "pingpong"),  # 0.97 of a wave: 29.2 / 33.7
+    (14336, 1024, 1024, "pingpong"),  # 3.4 waves: 54.6 / 59.2
+    (6144, 1024, 768, "dequant"),  # 1.09 waves: 30.8 / 27.2, 128 rows 31.5 (round 41)
+    (4096, 1536, 1280, "dequant"),  # 1.21 waves: 40.2 / 34.6
+    (3072, 2560, 3072, "dequant"),  # 2.18 waves, split tail: 81.2 / 73.5
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
