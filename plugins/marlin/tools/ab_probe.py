@@ -97,8 +97,8 @@ def main() -> int:
     sms = num_sms(torch.device("cuda"))
     print(f"# {torch.cuda.get_device_name()} torch {torch.__version__}; A = the table's config"
           f"{f' (the table with {a_table})' if a_table else ''}{f' with {a_change}' if a_change else ''}; B = "
-          f"{f'the table with {b_table}, chosen with' if b_table else 'the table chosen with' if args.b_choose else 'A with'}"
-          f" {change}"
+          f"{f'the table with {b_table}, chosen with' if b_table else ''}"
+          f"{'' if b_table else 'the table chosen with' if args.b_choose else 'A with'} {change}"
           f"{f', the Gluon kernels of {args.b_gluon}' if args.b_gluon else ''}", flush=True)
     rows = []
     for n, k, m in cases:
@@ -135,8 +135,8 @@ def main() -> int:
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
         rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
     Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set,
-                                          "a_table": args.a_table, "b_table": args.b_table, "set": args.set, "b_choose": args.b_choose,
-                                          "b_gluon": args.b_gluon, "rows": rows}, indent=1))
+                                          "a_table": args.a_table, "b_table": args.b_table, "set": args.set,
+                                          "b_choose": args.b_choose, "b_gluon": args.b_gluon, "rows": rows}, indent=1))
     return 0
 
 
