@@ -297,7 +297,8 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     full-wave estimate sent to the kernel. From two whole waves on, the kernel kept to that
     estimate (3.39 waves, 14336x1024 M = 1024 54.6 / 59.2; rounds 43 and 45). Over the 38
     launches of rounds 43-45 where both were measured this chose the faster at all 38 (the
-    estimate at a full wave: 31), but it was fitted to them: round 46 holds it out."""
+    estimate at a full wave: 31), but it was fitted to them. Not yet held out: round 46 is
+    prepared (bench/results/round46/device.sh), not run."""
     units = work_units(m, n, k, cfg)
     if units <= num_sms:
         return units / num_sms
