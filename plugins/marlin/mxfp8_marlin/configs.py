@@ -299,15 +299,17 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     launches of rounds 43-45 where both were measured this chose the faster at all 38 (the
     estimate at a full wave: 31), but it was fitted to them. Not yet held out: round 46 is
     prepared (bench/results/round46/device.sh), not run."""
+    if num_sms < 1:
+        raise ValueError(f"marlin: launch_fill needs num_sms >= 1 (got {num_sms})")
     units = work_units(m, n, k, cfg)
     if units <= num_sms:
         return units / num_sms
-    waves = output_tiles(m, n, cfg) / num_sms
-    if cfg.block_m != 256 or (waves >= 2 and not cfg.split_tail):
+    if cfg.block_m != 256:
         return 1.0
+    tiles = output_tiles(m, n, cfg)
     if cfg.split_tail:  # at most 1 as tail_split splits (an override may split any tail)
-        return min(1.0, waves / (whole_tiles(output_tiles(m, n, cfg), num_sms) / num_sms + 1 / cfg.split_k))
-    return waves / 2
+        return min(1.0, tiles / (whole_tiles(tiles, num_sms) + num_sms / cfg.split_k))
+    return min(1.0, tiles / num_sms / 2)
 
 
 def splits_256(cfg: Config) -> bool:
