@@ -41,14 +41,10 @@ probe() {
     step "$cap" "$name" python3 $tools/ab_probe.py "$@" --out "$work/$name.json"
     cat "$work/$name.txt"
 }
-# old_table CAP NAME CASES: A the table before rounds 35-45's rules (configs.PINGPONG_FILL_EXP,
-# DEQUANT_MIN_K, UNDER_HALF_DEQUANT_SPLITS, TILE128_COST, PINGPONG_WHOLE_MIN_K_TILES; splits_256
-# and launch_fill only refine the first; the same constants as round36/fit_fill.py's OLD_TABLE),
-# B dequantize + cuBLAS, three rounds (rounds 35-38; before round 39 TILE128_COST did not exist
-# and was 0, before round 45 PINGPONG_WHOLE_MIN_K_TILES was 64)
+# old_table CAP NAME CASES: A the table before rounds 35-45's rules (tools/probe_common.py's
+# OLD_TABLE), B dequantize + cuBLAS, three rounds (rounds 35-38)
 old_table() {
-    probe "$1" "$2" --a-table "PINGPONG_FILL_EXP=0,DEQUANT_MIN_K=1073741824,UNDER_HALF_DEQUANT_SPLITS=(),TILE128_COST=0,PINGPONG_WHOLE_MIN_K_TILES=64" \
-        --b-choose --set "strategy='dequant'" --rounds 3 --cases "$3"
+    probe "$1" "$2" --a-table old --b-choose --set "strategy='dequant'" --rounds 3 --cases "$3"
 }
 # gpu_tests: every marlin GPU test, its summary printed
 gpu_tests() {

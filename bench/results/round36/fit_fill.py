@@ -22,11 +22,7 @@ from mxfp8_marlin import configs, packing
 
 RESULTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(RESULTS.parents[1] / "plugins" / "marlin" / "tools"))
-from probe_common import table_constants  # noqa: E402  (the constants ab_probe --a-table sets)
-
-# the constants device_steps.sh's old_table gives ab_probe.py (--a-table)
-OLD_TABLE = {"PINGPONG_FILL_EXP": 0.0, "DEQUANT_MIN_K": 1 << 30, "UNDER_HALF_DEQUANT_SPLITS": (), "TILE128_COST": 0.0,
-             "PINGPONG_WHOLE_MIN_K_TILES": 64}
+from probe_common import OLD_TABLE, table_constants  # noqa: E402  (what ab_probe --a-table sets)
 FILES = [RESULTS / "round34" / "part1_8e9b9c1_h100" / name for name in ("ab_dq_256_h100.json", "ab_dq_128_h100.json")]
 FILES += [RESULTS / "round35" / "part1_b8ce428_h100" / name for name in ("ab_held_out_h100.json", "ab_low_fill_h100.json")]
 FILES += sorted((RESULTS / "round36").glob("part1_*/ab_*_h100.json"))

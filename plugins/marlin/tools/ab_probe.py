@@ -8,7 +8,8 @@ spread of both (at 14336x4096, M = 1024, cuBLAS alone moved between 147 and 154 
 ``--same``: B's outputs must also equal A's bit for bit (exit status 1 otherwise), for a
 change meant to keep every sum and its order. ``--a-set``: A is the table's config with
 these fields (B then starts from that A). ``--a-table``: A is chosen with these constants of
-``configs`` (e.g. ``PINGPONG_FILL_EXP=0``: the table before a rule; B is chosen without them).
+``configs`` (e.g. ``PINGPONG_FILL_EXP=0``: the table before a rule; ``old``: before rounds 35-45's
+rules; B is chosen without them).
 ``--b-table``: B is chosen with these constants (and A's and B's fields as overrides): a rule
 measured before the table takes it.
 
@@ -70,7 +71,8 @@ def main() -> int:
     ap.add_argument("--set", default="", help="the B config: A's with these fields, e.g. split_skew=0")
     ap.add_argument("--a-set", default="", help="the A config: the table's with these fields (default: the table's)")
     ap.add_argument("--a-table", default="",
-                    help="A is chosen with these constants of configs, e.g. PINGPONG_FILL_EXP=0")
+                    help="A is chosen with these constants of configs, e.g. PINGPONG_FILL_EXP=0; "
+                         "old: the table before rounds 35-45's rules (probe_common.OLD_TABLE)")
     ap.add_argument("--b-table", default="",
                     help="B is chosen with these constants of configs (and --set's fields), e.g. PINGPONG_FILL_EXP=0.5")
     ap.add_argument("--b-gluon", default="", help="B runs the Gluon kernels of this file (a _gluon.py)")

@@ -27,9 +27,20 @@ def parse_set(spec: str, flag: str = "--set") -> dict:
                      "split_skew=0, decode='cvt'")
 
 
+# The table before rounds 35-45's rules (configs.PINGPONG_FILL_EXP, DEQUANT_MIN_K,
+# UNDER_HALF_DEQUANT_SPLITS, TILE128_COST, PINGPONG_WHOLE_MIN_K_TILES; splits_256 and
+# launch_fill only refine the first): before round 39 TILE128_COST did not exist and was 0,
+# before round 45 PINGPONG_WHOLE_MIN_K_TILES was 64. ``--a-table old`` (device_steps.sh's
+# old_table) and round36/fit_fill.py.
+OLD_TABLE = {"PINGPONG_FILL_EXP": 0.0, "DEQUANT_MIN_K": 1 << 30, "UNDER_HALF_DEQUANT_SPLITS": (), "TILE128_COST": 0.0,
+             "PINGPONG_WHOLE_MIN_K_TILES": 64}
+
+
 def parse_constants(spec: str, flag: str) -> dict:
     """``NAME=value,...`` over the table's module constants (``configs.PINGPONG_FILL_EXP``...;
-    values as Python literals)."""
+    values as Python literals), or ``old``: ``OLD_TABLE``."""
+    if spec == "old":
+        return dict(OLD_TABLE)
     return _literals(spec, flag, lambda name: name.isupper() and hasattr(configs, name),
                      "a constant of mxfp8_marlin.configs", "PINGPONG_FILL_EXP=0")
 
@@ -51,6 +62,9 @@ def _literals(spec: str, flag: str, known, what: str, example: str) -> dict:
 def table_constants(values: dict):
     """The table (``configs``) with ``values`` for its constants meanwhile (``choose``'s cache
     emptied on the way in and out: it would keep configs of the other table)."""
+    unknown = [name for name in values if not (name.isupper() and hasattr(configs, name))]
+    if unknown:  # setattr would add them unread, and the table would be the same
+        raise ValueError(f"not constants of mxfp8_marlin.configs: {', '.join(unknown)}")
     saved = {name: getattr(configs, name) for name in values}
     configs.choose.cache_clear()
     for name, value in values.items():
