@@ -117,14 +117,23 @@ class PluginRegistry:
         return not env_flag(ENV_DISABLE_AUTOLOAD) if self._autoload is None else self._autoload
 
     def load(self) -> None:
-        """Load entry-point plugins once (unless autoload is off)."""
+        """Load entry-point plugins once (unless autoload is off). In strict mode a broken
+        plugin raises, and every later call raises again: the plugins loaded before it are
+        dropped, so a partial set is never used."""
         with self._lock:
             if self._loaded:
                 return
-            self._loaded = True
             if self.autoload:
-                for ep in _entry_points():
-                    self._load_entry_point(ep)
+                try:
+                    for ep in _entry_points():
+                        self._load_entry_point(ep)
+                except BaseException:  # strict mode's PluginLoadError, or an interrupt
+                    for name in self._plugins:
+                        if self._pm.get_plugin(name) is not None:
+                            self._pm.unregister(name=name)
+                    self._plugins.clear()
+                    raise
+            self._loaded = True
             self._changed()
 
     def _load_entry_point(self, ep: metadata.EntryPoint) -> None:
@@ -161,7 +170,11 @@ class PluginRegistry:
                 raise ValueError(f"a plugin named {name!r} is already registered")
             record = _Plugin(name=name, source="registered in code")
             self._plugins[name] = record
-            self._register(record, plugin)
+            try:
+                self._register(record, plugin)
+            except PluginLoadError:  # strict mode: nothing of it stays registered
+                del self._plugins[name]
+                raise
             self._changed()
             return name
 

@@ -84,9 +84,31 @@ def test_strict_mode_raises_on_the_first_broken_plugin(with_test_plugins, monkey
     monkeypatch.setenv("MXFP8_STRICT_PLUGINS", "1")
     with pytest.raises(PluginLoadError, match=r"bad_hook.*MXFP8_STRICT_PLUGINS is set"):
         PluginRegistry().kernels()
-    with pytest.raises(PluginLoadError):
-        PluginRegistry(strict=True).kernels()
+    registry = PluginRegistry(strict=True)
+    for _ in range(2):  # asked again, it raises again: no partial set of plugins is ever used
+        for ask in (registry.kernels, registry.plugins, lambda: mxfp8_core.select_kernel(
+                Mxfp8LinearLayerConfig(64, 16, torch.float32), capability="cpu", registry=registry)):
+            with pytest.raises(PluginLoadError, match="bad_hook"):
+                ask()
     assert set(PluginRegistry(strict=False).names()) == INSTALLED | {"thirdparty_fp32"}
+
+
+def test_strict_registration_in_code_that_fails_leaves_the_name_free(monkeypatch):
+    monkeypatch.setenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", "1")
+    registry = PluginRegistry(strict=True)
+
+    class BadHook:
+        @hookimpl
+        def mxfp8_core_kernels(self, no_such_argument):
+            return []
+
+    with pytest.raises(PluginLoadError, match="'mine' .*registration failed: PluginValidationError"):
+        registry.register(BadHook(), name="mine")
+    assert registry.plugins() == ()
+    from mxfp8_emulation import plugin
+
+    assert registry.register(plugin, name="mine") == "mine"
+    assert registry.names() == ("emulation",)
 
 
 def test_autoload_off_loads_no_entry_points_but_code_registration_works(with_test_plugins, monkeypatch):
