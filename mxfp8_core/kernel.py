@@ -12,7 +12,8 @@ Kernel authors implement two methods:
   and installs the result only once it is complete, so a failure leaves the layer as it
   was (``process_weights_after_loading`` is atomic by construction).
 - ``apply_2d(layer, x, bias)``: ``x`` is ``[M, K]`` with ``M >= 1`` and arbitrary strides,
-  already checked against the config; return ``[M, N]`` in ``config.out_dtype``.
+  and ``bias`` ``None`` or ``[N]`` in the output or activation dtype, both already checked
+  against the config; return ``[M, N]`` in ``config.out_dtype``.
 """
 
 from __future__ import annotations
@@ -189,6 +190,8 @@ class Mxfp8LinearKernel(abc.ABC):
                 f"kernel {self.name!r} expects input [..., {config.in_features}] in {config.act_dtype}, "
                 f"got {tuple(shape)} in {x.dtype}"
             )
+        if bias is not None and (problem := _bias_problem(config, bias, x)):
+            raise ValueError(f"kernel {self.name!r}: {problem}")
         x2d = x if len(shape) == 2 else x.reshape(-1, config.in_features)
         m = x2d.shape[0]
         if m == 0:
@@ -203,7 +206,9 @@ class Mxfp8LinearKernel(abc.ABC):
 
     @abc.abstractmethod
     def apply_2d(self, layer: torch.nn.Module, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        """``x [M, K]`` (M >= 1, any strides) -> ``[M, N]`` in ``config.out_dtype``."""
+        """``x [M, K]`` (M >= 1, any strides) -> ``[M, N]`` in ``config.out_dtype``; ``bias``
+        is None or ``[N]`` in the output or activation dtype on x's device (only where
+        ``config.has_bias``), added in the output dtype."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, {self.config.describe()})"
@@ -248,6 +253,20 @@ def check_layer_weights(layer: torch.nn.Module, config: Mxfp8LinearLayerConfig) 
             f"{int(nan_rows[0])}: the checkpoint is corrupt or was quantized from non-finite weights"
         )
     return weight, scale
+
+
+def _bias_problem(config: Mxfp8LinearLayerConfig, bias: Any, x: torch.Tensor) -> str | None:
+    """Why ``bias`` cannot be added to this layer's output, or ``None``."""
+    if not config.has_bias:
+        return ("got a bias, but the layer config has has_bias=False (the kernel was chosen for a layer "
+                "without one); build the config with has_bias=True, or pass bias=None")
+    n, dtypes = config.out_features, {config.out_dtype, config.act_dtype}
+    if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (n,) or bias.dtype not in dtypes:
+        names = " or ".join(sorted(str(d) for d in dtypes))
+        return f"bias must be [{n}] in {names} (the output or activation dtype), got {describe(bias)}"
+    if bias.device != x.device:
+        return f"bias is on {bias.device} but the input is on {x.device}"
+    return None
 
 
 def _install_problem(layer: Any, key: str) -> str | None:

@@ -627,7 +627,7 @@ def test_apply_weights_empty_m_skips_the_kernel(shape):
 
 
 def test_apply_weights_non_contiguous_input():
-    config = Mxfp8LinearLayerConfig(128, 32)
+    config = Mxfp8LinearLayerConfig(128, 32, has_bias=True)
     seen = []
 
     class Echo(RecordingKernel):
@@ -660,6 +660,30 @@ def test_apply_weights_rejects_wrong_input(x):
     with pytest.raises(ValueError, match=r"expects input \[\.\.\., 128\] in torch.bfloat16") as info:
         kernel.apply_weights(make_layer(config), x)
     assert str(tuple(x.shape)) in str(info.value) and str(x.dtype) in str(info.value)
+    assert kernel.apply_calls == []
+
+
+BF16, FP16 = torch.bfloat16, torch.float16
+BIAS_DTYPES = r"bias must be \[32\] in torch.bfloat16 \(the output or activation dtype\), got"
+
+
+@pytest.mark.parametrize(
+    "has_bias,out,bias,message",
+    [
+        (False, BF16, torch.zeros(32, dtype=BF16), r"got a bias, but the layer config has has_bias=False"),
+        (True, BF16, torch.zeros(1, dtype=BF16), BIAS_DTYPES + r" .*shape \(1,\)"),
+        (True, BF16, torch.zeros(2, 32, dtype=BF16), BIAS_DTYPES + r" .*shape \(2, 32\)"),
+        (True, BF16, torch.zeros(32), BIAS_DTYPES + r" a torch.float32 tensor"),
+        (True, BF16, [0.0] * 32, BIAS_DTYPES + r" list"),
+        (True, FP16, torch.zeros(32), r"in torch.bfloat16 or torch.float16 \(the output or activation dtype\)"),
+        (True, BF16, torch.zeros(32, dtype=BF16, device="meta"), r"bias is on meta but the input is on cpu"),
+    ],
+)
+def test_apply_weights_rejects_a_bias_that_does_not_fit_the_config(has_bias, out, bias, message):
+    config = Mxfp8LinearLayerConfig(128, 32, BF16, out, has_bias=has_bias)
+    kernel = RecordingKernel(config)
+    with pytest.raises(ValueError, match=message):
+        kernel.apply_weights(make_layer(config), torch.zeros(4, 128, dtype=torch.bfloat16), bias)
     assert kernel.apply_calls == []
 
 
