@@ -18,7 +18,7 @@ pip() { "$venv/bin/python" -m pip --disable-pip-version-check --quiet "$@" -c "$
 if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     pip install "${MXFP8_TORCH:-torch==2.13.0}"
 fi
-pip install "setuptools>=68" "pytest>=8" numpy
+pip install "setuptools>=77" "pytest>=8" numpy
 packages=(-e "$root")
 for dir in "$root"/plugins/*/ "$root"/examples/*/; do
     [ -f "$dir/pyproject.toml" ] && packages+=(-e "$dir")
