@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -272,6 +273,9 @@ def _bias_problem(config: Mxfp8LinearLayerConfig, bias: Any, x: torch.Tensor) ->
 def _install_problem(layer: Any, key: str) -> str | None:
     if not key.isidentifier():
         return "not a valid attribute name"
+    if inspect.getattr_static(type(layer), key, None) is not None:
+        # a property, method or class attribute: setting or deleting it fails or hides it
+        return f"the layer's class {type(layer).__name__} defines {key!r}; a kernel may not replace it"
     existing = getattr(layer, key, None)
     if existing is not None and not isinstance(existing, torch.Tensor):
         return f"the layer's {key!r} is a {type(existing).__name__}, not a tensor"

@@ -572,8 +572,32 @@ def test_process_weights_atomic_when_install_fails():
 
     layer = make_layer(CONFIG)
     before = snapshot(layer)
-    with pytest.raises(Exception):
+    with pytest.raises(KernelContractError, match="key 'packed.weight': not a valid attribute name"):
         DottedKey(CONFIG).process_weights_after_loading(layer)
+    assert_unchanged(layer, before)
+
+
+@pytest.mark.parametrize("key", ["weight_t", "forward", "dump_patches"])
+def test_process_weights_refuses_a_key_the_layer_class_defines_and_leaves_the_layer(key):
+    """A key that names a property, a method or a class attribute of the layer would fail to
+    install (or hide it) after the keys before it were installed."""
+
+    class WithProperty(type(make_layer(CONFIG))):
+        @property
+        def weight_t(self):
+            return self.weight.t()
+
+    class Both(RecordingKernel):
+        name = "test_both"
+
+        def prepare_weights(self, weight, weight_scale):
+            return {"weight": weight.view(torch.uint8).clone(), key: torch.zeros(1)}
+
+    layer = make_layer(CONFIG)
+    layer.__class__ = WithProperty
+    before = snapshot(layer)
+    with pytest.raises(KernelContractError, match=f"key {key!r}: the layer's class WithProperty defines {key!r}"):
+        Both(CONFIG).process_weights_after_loading(layer)
     assert_unchanged(layer, before)
 
 
