@@ -146,14 +146,15 @@ class Mxfp8LinearKernel(abc.ABC):
     # ----------------------------------------------------------------- weights
     def process_weights_after_loading(self, layer: torch.nn.Module) -> None:
         """Turn the layer's checkpoint tensors into what this kernel runs on; atomic, and
-        a no-op when this kernel has already processed the layer."""
+        a no-op when this kernel (with these options) has already processed the layer."""
+        tag = self.weights_layout()
         done = getattr(layer, PROCESSED_ATTR, None)
-        if done == self.name:
+        if done == tag:
             return
         if done is not None:
             raise RuntimeError(
                 f"the layer's weights were already processed by kernel {done!r}; load the "
-                f"checkpoint again before processing them for {self.name!r}"
+                f"checkpoint again before processing them for {tag!r}"
             )
         weight, weight_scale = check_layer_weights(layer, self.config)
         prepared = self.prepare_weights(weight, weight_scale)
@@ -171,7 +172,13 @@ class Mxfp8LinearKernel(abc.ABC):
                 raise KernelContractError(f"kernel {self.name!r}: prepare_weights returned key {key!r}: {problem}")
         for key, value in prepared.items():
             _install(layer, key, value)
-        _set_marker(layer, self.name)
+        _set_marker(layer, tag)
+
+    def weights_layout(self) -> str:
+        """The tag ``process_weights_after_loading`` records on the layer (``PROCESSED_ATTR``)
+        and ``apply_weights`` expects there: the kernel's name. A kernel whose options change
+        what ``prepare_weights`` leaves on the layer returns one tag per such option."""
+        return self.name
 
     @abc.abstractmethod
     def prepare_weights(self, weight: torch.Tensor, weight_scale: torch.Tensor) -> Mapping[str, torch.Tensor | None]:
@@ -193,6 +200,12 @@ class Mxfp8LinearKernel(abc.ABC):
             )
         if bias is not None and (problem := _bias_problem(config, bias, x)):
             raise ValueError(f"kernel {self.name!r}: {problem}")
+        if (done := getattr(layer, PROCESSED_ATTR, None)) != (tag := self.weights_layout()):
+            state = "were not processed" if done is None else f"were processed by {done!r}"
+            raise RuntimeError(
+                f"kernel {tag!r}: the layer's weights {state}; call process_weights_after_loading(layer) "
+                f"with this kernel after loading the checkpoint"
+            )
         x2d = x if len(shape) == 2 else x.reshape(-1, config.in_features)
         m = x2d.shape[0]
         if m == 0:

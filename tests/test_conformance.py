@@ -15,7 +15,7 @@ from torch import nn
 
 from conftest_helpers import run_cli
 from mxfp8_core import Mxfp8LinearKernel, Support, dequantize_mxfp8, get_registry
-from mxfp8_core.kernel import check_layer_weights
+from mxfp8_core.kernel import PROCESSED_ATTR, check_layer_weights
 from mxfp8_core.platform import resolve_target
 from mxfp8_core.testing import RUNTIME_CHECKS, STATIC_CHECKS, check_kernel, planned_checks
 
@@ -143,9 +143,10 @@ class ReprocessesEveryTime(GoodKernel):
     name = "broken_twice"
 
     def process_weights_after_loading(self, layer):
-        weight, weight_scale = check_layer_weights(layer, self.config)  # validates, but no "done" marker
+        weight, weight_scale = check_layer_weights(layer, self.config)  # validates, but never reads the marker
         for key, value in self.prepare_weights(weight, weight_scale).items():
             setattr(layer, key, nn.Parameter(value, requires_grad=False))
+        object.__setattr__(layer, PROCESSED_ATTR, self.weights_layout())
 
 
 class LooseTolerance(GoodKernel):

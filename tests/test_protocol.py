@@ -252,6 +252,13 @@ def make_layer(config: Mxfp8LinearLayerConfig, seed: int = 0) -> torch.nn.Module
     return layer
 
 
+def processed(kernel: Mxfp8LinearKernel) -> torch.nn.Module:
+    """A layer for ``kernel.config`` that ``kernel`` has processed."""
+    layer = make_layer(kernel.config)
+    kernel.process_weights_after_loading(layer)
+    return layer
+
+
 def snapshot(layer: torch.nn.Module) -> dict:
     return {
         "dict": dict(vars(layer)),
@@ -641,11 +648,29 @@ def test_apply_weights_shapes(shape, expected_2d):
     assert kernel.apply_calls == [expected_2d]
 
 
+def test_apply_weights_needs_the_layer_processed_by_this_kernel():
+    config = Mxfp8LinearLayerConfig(128, 32)
+    kernel, layer = RecordingKernel(config), make_layer(config)
+    x = torch.zeros(2, 128, dtype=torch.bfloat16)
+    for rows in (2, 0):  # even with no rows to compute
+        with pytest.raises(RuntimeError, match=r"kernel 'test_recording': the layer's weights were not processed; "
+                                               r"call process_weights_after_loading\(layer\) with this kernel"):
+            kernel.apply_weights(layer, x[:rows])
+
+    class Other(RecordingKernel):
+        name = "test_other"
+
+    Other(config).process_weights_after_loading(layer)
+    with pytest.raises(RuntimeError, match=r"the layer's weights were processed by 'test_other'"):
+        kernel.apply_weights(layer, x)
+    assert kernel.apply_calls == []
+
+
 @pytest.mark.parametrize("shape", [(0, 128), (2, 0, 128), (0, 0, 128)])
 def test_apply_weights_empty_m_skips_the_kernel(shape):
     config = Mxfp8LinearLayerConfig(128, 32, act_dtype=torch.float16)
     kernel = RecordingKernel(config)
-    y = kernel.apply_weights(make_layer(config), torch.empty(shape, dtype=torch.float16))
+    y = kernel.apply_weights(processed(kernel), torch.empty(shape, dtype=torch.float16))
     assert y.shape == (*shape[:-1], 32) and y.dtype == torch.float16
     assert kernel.apply_calls == []
 
@@ -663,7 +688,8 @@ def test_apply_weights_non_contiguous_input():
 
     x = torch.randn(128, 3, 4).to(torch.bfloat16).permute(1, 2, 0)  # [3, 4, 128], not contiguous
     bias = torch.ones(32, dtype=torch.bfloat16)
-    y = Echo(config).apply_weights(make_layer(config), x, bias)
+    echo = Echo(config)
+    y = echo.apply_weights(processed(echo), x, bias)
     assert torch.equal(seen[0], x.reshape(12, 128))
     assert torch.equal(y, x[..., :32] + 1)
 
@@ -682,7 +708,7 @@ def test_apply_weights_rejects_wrong_input(x):
     config = Mxfp8LinearLayerConfig(128, 32)
     kernel = RecordingKernel(config)
     with pytest.raises(ValueError, match=r"expects input \[\.\.\., 128\] in torch.bfloat16") as info:
-        kernel.apply_weights(make_layer(config), x)
+        kernel.apply_weights(processed(kernel), x)
     assert str(tuple(x.shape)) in str(info.value) and str(x.dtype) in str(info.value)
     assert kernel.apply_calls == []
 
@@ -707,7 +733,7 @@ def test_apply_weights_rejects_a_bias_that_does_not_fit_the_config(has_bias, out
     config = Mxfp8LinearLayerConfig(128, 32, BF16, out, has_bias=has_bias)
     kernel = RecordingKernel(config)
     with pytest.raises(ValueError, match=message):
-        kernel.apply_weights(make_layer(config), torch.zeros(4, 128, dtype=torch.bfloat16), bias)
+        kernel.apply_weights(processed(kernel), torch.zeros(4, 128, dtype=torch.bfloat16), bias)
     assert kernel.apply_calls == []
 
 
@@ -732,7 +758,8 @@ def test_apply_weights_contract_error(bad_output):
             return bad_output(x.shape[0], self.config.out_features)
 
     with pytest.raises(KernelContractError, match=r"test_broken.*expected \[6, 32\] in torch.bfloat16"):
-        Broken(config).apply_weights(make_layer(config), torch.zeros(2, 3, 128, dtype=torch.bfloat16))
+        broken = Broken(config)
+        broken.apply_weights(processed(broken), torch.zeros(2, 3, 128, dtype=torch.bfloat16))
 
 
 def test_tolerance_adds_activation_quantization_for_w8a8():

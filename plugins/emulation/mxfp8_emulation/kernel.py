@@ -66,6 +66,10 @@ class EmulationKernel(Mxfp8LinearKernel):
             activations = _mode(None, ENV_ACTIVATIONS, ACTIVATION_MODES)
         return bound + ACT_QUANT_TOLERANCE if activations == "mxfp8" else bound
 
+    def weights_layout(self) -> str:
+        # the two weight modes leave different tensors on the layer
+        return f"{self.name}(weights={self.weights})"
+
     def prepare_weights(self, weight, weight_scale):
         if self.weights == "mxfp8":
             return {}

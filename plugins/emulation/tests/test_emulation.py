@@ -46,6 +46,25 @@ def test_both_weight_modes_compute_the_same_function(dtype):
     assert float((y.float() - ref).norm() / ref.norm()) <= EmulationKernel.tolerance(layer_a.config)
 
 
+def test_a_layer_is_processed_for_one_weight_mode_and_the_other_says_so():
+    layer = make_layer()
+    keep = EmulationKernel(layer.config)
+    once = EmulationKernel(layer.config, weights="dequantized")
+    x = torch.randn(2, 96, dtype=torch.bfloat16)
+    with pytest.raises(RuntimeError, match=r"kernel 'emulation\(weights=mxfp8\)': the layer's weights were not "
+                                           r"processed; call process_weights_after_loading\(layer\)"):
+        keep.apply_weights(layer, x, layer.bias)
+    once.process_weights_after_loading(layer)
+    again = r"load the checkpoint again before processing them for 'emulation\(weights=mxfp8\)'"
+    with pytest.raises(RuntimeError, match=r"already processed by kernel 'emulation\(weights=dequantized\)'; " + again):
+        keep.process_weights_after_loading(layer)
+    with pytest.raises(RuntimeError, match=r"were processed by 'emulation\(weights=dequantized\)'"):
+        keep.apply_weights(layer, x, layer.bias)
+    assert layer.weight.dtype == torch.bfloat16  # still the dequantized weight
+    once.process_weights_after_loading(layer)  # the same mode again: a no-op
+    assert once.apply_weights(layer, x, layer.bias).shape == (2, 48)
+
+
 def test_activation_mode_rounds_activations_through_mxfp8():
     layer = make_layer(dtype=torch.float32, bias=False)
     kernel = EmulationKernel(layer.config, activations="mxfp8")

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 import torch
 
 from mxfp8_core import Mxfp8LinearKernel, Mxfp8LinearLayerConfig, Target, swizzle_scales_128x4
-from mxfp8_core.kernel import PROCESSED_ATTR
 from mxfp8_core.platform import CUDA, current_target
 
 from . import _flashinfer
@@ -125,12 +124,6 @@ class FlashInferCutlassMxfp8Kernel(Mxfp8LinearKernel):
         if device not in self._verified_devices:
             self._verify_device(device)
             self._verified_devices.add(device)
-        if getattr(layer, PROCESSED_ATTR, None) != self.name:
-            raise RuntimeError(
-                f"kernel {self.name!r}: call process_weights_after_loading(layer) before apply_weights "
-                f"(the layer's weights are processed by {getattr(layer, PROCESSED_ATTR, None)!r})"
-            )
-
         x_q, x_scale = _flashinfer.quantize(x.contiguous())
         y = _flashinfer.gemm(
             x_q,

@@ -78,19 +78,10 @@ class MarlinKernel(Mxfp8LinearKernel):
 
     # ----------------------------------------------------------------- compute
     def apply_2d(self, layer: torch.nn.Module, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        q, d, rs = _packed(layer, self.name)
+        q, d, rs = layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale  # the base class checked the marker
         if x.device != q.device:
             raise ValueError(f"marlin: input is on {x.device} but the layer's weights are on {q.device}")
         return run_gemm(x, q, d, rs, bias, self.config.out_dtype)
-
-
-def _packed(layer: torch.nn.Module, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    try:
-        return layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale
-    except AttributeError:
-        raise RuntimeError(
-            f"kernel {name!r}: the layer has no packed weights; call process_weights_after_loading(layer) first"
-        ) from None
 
 
 # --------------------------------------------------------------------- launching
