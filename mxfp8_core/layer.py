@@ -100,8 +100,16 @@ class Mxfp8Linear(nn.Module):
         disabled: str | Sequence[str] | None = None,
     ) -> Selection:
         """Select the kernel for this layer's device and let it process the loaded
-        weights. On failure the layer is left as it was; a second call is a no-op."""
+        weights. On failure the layer is left as it was; a second call is a no-op, and
+        raises if its ``kernels=`` or ``disabled=`` would now select another kernel."""
         if self.kernel is not None:
+            if kernels is not None or disabled is not None:
+                asked = select_kernel(self.config, capability=self.selection.target, kernels=kernels, disabled=disabled)
+                if asked.name != self.kernel.name:
+                    raise RuntimeError(
+                        f"Mxfp8Linear: the weights were already processed by kernel {self.kernel.name!r}, and these "
+                        f"overrides select {asked.name!r}; load the checkpoint into a new layer to change kernels"
+                    )
             return self.selection
         selection = select_kernel(
             self.config, capability=current_target(self.weight.device), kernels=kernels, disabled=disabled

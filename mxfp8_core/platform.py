@@ -19,7 +19,7 @@ ROCM = "rocm"
 
 
 class Target(NamedTuple):
-    kind: str  # "cuda", "cpu" or "rocm"
+    kind: str  # "cuda", "cpu", "rocm", or another torch device type ("xpu", "mps", "meta")
     capability: tuple[int, int] | None = None
 
     def __str__(self) -> str:
@@ -27,7 +27,7 @@ class Target(NamedTuple):
             return f"CUDA sm_{self.capability[0]}{self.capability[1]}"
         if self.kind == ROCM:
             return "ROCm" if self.capability is None else f"ROCm {self.capability[0]}.{self.capability[1]}"
-        return "CPU"
+        return "CPU" if self.kind == CPU else self.kind
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "capability": list(self.capability) if self.capability else None}

@@ -141,20 +141,25 @@ def select_kernel(
     disabled_raw = disabled if disabled is not None else _getenv(ENV_DISABLED)
     registry = registry if registry is not None else get_registry()
     target = resolve_target(capability)
-    key = (config, target, _freeze(forced_raw), _freeze(disabled_raw), id(registry), registry.generation)
-    hit = _cache.get(key)
-    if hit is not None:
-        return hit
     if not isinstance(config, Mxfp8LinearLayerConfig):
         raise TypeError(f"select_kernel needs an Mxfp8LinearLayerConfig, got {type(config).__name__}")
+    try:
+        key = (config, target, _freeze(forced_raw), _freeze(disabled_raw), id(registry), registry.generation)
+        hit = _cache.get(key)
+    except TypeError:  # overrides that are no list of names: _parse_names says what is wrong
+        key = hit = None
+    if hit is not None:
+        return hit
     entries = registry.kernels()
-    forced = _parse_names(forced_raw, "kernels=" if kernels is not None else ENV_KERNELS, entries, registry)
+    forced_by = "kernels=" if kernels is not None else ENV_KERNELS
+    forced = _parse_names(forced_raw, forced_by, entries, registry)
     banned_by = "disabled=" if disabled is not None else ENV_DISABLED
     banned = _parse_names(disabled_raw, banned_by, entries, registry) or ()
     if forced is not None:
         clash = sorted(set(forced) & set(banned))
         if clash:
-            raise ValueError(f"kernel(s) {', '.join(clash)} are both forced and disabled; remove them from one list")
+            raise ValueError(f"kernel(s) {', '.join(clash)} are both forced ({forced_by}) and disabled "
+                             f"({banned_by}); remove them from one list")
     selection = _select(config, target, entries, forced, tuple(banned), banned_by, registry)
     with _cache_lock:
         _cache[key] = selection
@@ -247,14 +252,18 @@ def _parse_names(
 ) -> tuple[str, ...] | None:
     if raw is None:
         return None
+    if not isinstance(raw, (str, Sequence)) or not all(isinstance(item, str) for item in raw):
+        raise TypeError(f"{source}: expected kernel names (a string or a sequence of strings), got {raw!r}")
     items = raw.split(",") if isinstance(raw, str) else list(raw)
-    if not all(isinstance(item, str) for item in items):
-        raise TypeError(f"{source}: expected kernel names (strings), got {raw!r}")
     names = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
     known = {entry.name for entry in entries}
     unknown = [name for name in names if name not in known]
     if unknown:
+        failed = [info.name for info in registry.plugins() if not info.ok]
         hint = "" if registry.autoload else f" (plugin autoload is off: {ENV_DISABLE_AUTOLOAD} is set)"
+        if failed:
+            hint += (f"; {len(failed)} plugin(s) failed to load ({', '.join(failed)}): "
+                     f"run `mxfp8 plugins` for their errors")
         raise UnknownKernelError(
             f"{source} names unknown kernel(s) {', '.join(repr(n) for n in unknown)}; known kernels: "
             f"{', '.join(sorted(known)) or 'none'}{hint}"

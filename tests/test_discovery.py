@@ -78,6 +78,10 @@ def test_broken_plugins_are_recorded_and_the_host_keeps_working(with_test_plugin
     # The selection explanation carries the load errors.
     text = mxfp8_core.select_kernel(Mxfp8LinearLayerConfig(64, 16), registry=registry).explain()
     assert "plugin import_error (mxfp8-test-broken 0.0.1) failed: import failed: RuntimeError" in text
+    # A name no loaded plugin provides may belong to one that failed: the error says so.
+    with pytest.raises(mxfp8_core.UnknownKernelError, match=r"names unknown kernel\(s\) 'broken_one'; known kernels: "
+                       r".*; \d+ plugin\(s\) failed to load \(.*import_error.*\): run `mxfp8 plugins`"):
+        mxfp8_core.select_kernel(Mxfp8LinearLayerConfig(64, 16), kernels="broken_one", registry=registry)
 
 
 def test_strict_mode_raises_on_the_first_broken_plugin(with_test_plugins, monkeypatch):

@@ -97,6 +97,24 @@ def test_failed_selection_leaves_the_layer_unprocessed():
     assert layer.process_weights_after_loading().name == "emulation"
 
 
+def test_overrides_on_a_processed_layer_are_checked_not_ignored():
+    pytest.importorskip("mxfp8_example_blockscaled")  # a second kernel that runs fp32 on the CPU
+    layer = Mxfp8Linear(64, 4, act_dtype=torch.float32)
+    layer.weight.data, layer.weight_scale.data = quantize_mxfp8(torch.randn(4, 64))
+    selection = layer.process_weights_after_loading()
+    assert selection.name == "emulation"
+    assert layer.process_weights_after_loading(kernels="emulation") is selection  # the same kernel: a no-op
+    assert layer.process_weights_after_loading(disabled="marlin") is selection
+    with pytest.raises(RuntimeError, match=r"already processed by kernel 'emulation', and these overrides select "
+                                           r"'example_blockscaled'; load the checkpoint into a new layer"):
+        layer.process_weights_after_loading(kernels="example_blockscaled")
+    with pytest.raises(RuntimeError, match="overrides select 'example_blockscaled'"):
+        layer.process_weights_after_loading(disabled="emulation")
+    with pytest.raises(mxfp8_core.UnknownKernelError, match="'no_such_kernel'"):
+        layer.process_weights_after_loading(kernels="no_such_kernel")
+    assert layer.kernel.name == "emulation" and layer.selection is selection
+
+
 def test_bad_inputs_raise_clear_errors():
     layer = Mxfp8Linear.from_linear(nn.Linear(64, 8))
     with pytest.raises(ValueError, match=r"expects input \[..., 64\] in torch.float32, got \(2, 32\)"):

@@ -13,7 +13,7 @@ from mxfp8_core.config import Mxfp8LinearLayerConfig
 from mxfp8_core.errors import KernelContractError, Mxfp8Error
 from mxfp8_core.format import quantize_mxfp8
 from mxfp8_core.kernel import PROCESSED_ATTR, Mxfp8LinearKernel, check_kernel_class, check_layer_weights
-from mxfp8_core.platform import Target, resolve_target
+from mxfp8_core.platform import Target, current_target, resolve_target
 from mxfp8_core.support import Support
 
 
@@ -143,6 +143,12 @@ def test_resolve_target_none_is_current_device():
         return
     assert t == Target("cpu") and t.kind == "cpu" and t.capability is None
     assert resolve_target() == t and str(t) == "CPU"
+
+
+def test_a_device_of_another_kind_is_its_own_target_not_the_cpu():
+    meta = current_target("meta")
+    assert meta == Target("meta") and str(meta) == "meta"
+    assert RecordingKernel.is_supported(meta).reasons == ("needs the CPU or an NVIDIA CUDA GPU; the target is meta",)
 
 
 @pytest.mark.parametrize(

@@ -141,15 +141,24 @@ def test_unknown_names_are_errors_listing_known_kernels(registry, monkeypatch, k
         select_kernel(CONFIG, registry=registry, **kwargs)
 
 
-def test_bad_override_values(registry):
-    with pytest.raises(ValueError, match="both forced and disabled"):
+def test_bad_override_values(registry, monkeypatch):
+    with pytest.raises(ValueError, match=r"both forced \(kernels=\) and disabled \(disabled=\)"):
         select_kernel(CONFIG, kernels=["gpu"], disabled=["gpu"], registry=registry)
+    monkeypatch.setenv("MXFP8_DISABLED_KERNELS", "gpu")
+    with pytest.raises(ValueError, match=r"gpu are both forced \(kernels=\) and disabled \(MXFP8_DISABLED_KERNELS\)"):
+        select_kernel(CONFIG, kernels="gpu", registry=registry)
+    monkeypatch.delenv("MXFP8_DISABLED_KERNELS")
     with pytest.raises(ValueError, match="kernels= names no kernel"):
         select_kernel(CONFIG, kernels=[], registry=registry)
-    with pytest.raises(TypeError, match="expected kernel names"):
-        select_kernel(CONFIG, kernels=[1], registry=registry)
-    with pytest.raises(TypeError, match="needs an Mxfp8LinearLayerConfig"):
-        select_kernel((256, 128), registry=registry)
+    # unhashable or not a sequence: the message, not the cache's TypeError
+    for bad in ([1], 5, ["gpu", ["fast"]], {"gpu": 1}):
+        with pytest.raises(TypeError, match=r"kernels=: expected kernel names \(a string or a sequence of strings\)"):
+            select_kernel(CONFIG, kernels=bad, registry=registry)
+    with pytest.raises(TypeError, match="disabled=: expected kernel names"):
+        select_kernel(CONFIG, disabled=[None], registry=registry)
+    for config in ((256, 128), {"in_features": 256, "out_features": 128}):
+        with pytest.raises(TypeError, match="needs an Mxfp8LinearLayerConfig"):
+            select_kernel(config, registry=registry)
 
 
 def test_misbehaving_checks_become_reasons_not_crashes():
