@@ -91,7 +91,11 @@ def _explain(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import format_demo, run_demo
 
-    result = run_demo(device=args.device, tokens=args.tokens, kernels=args.kernels, disabled=args.disabled)
+    try:
+        result = run_demo(device=args.device, tokens=args.tokens, kernels=args.kernels, disabled=args.disabled)
+    except NoKernelAvailable as error:  # as explain: 1 when no kernel can run, 2 on bad arguments
+        print(f"mxfp8 demo: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2) if args.json else format_demo(result))
     return 0
 

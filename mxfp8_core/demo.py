@@ -61,7 +61,16 @@ def run_demo(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Run the demo and return its figures (``mxfp8 demo`` prints them)."""
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if tokens < 1:
+        raise ValueError(f"tokens must be at least 1, got {tokens}")
+    try:
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError:
+        raise ValueError(f"device {device!r} is not a torch device (e.g. cpu, cuda, cuda:1)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"the demo runs on cpu or cuda, not {dev.type}")
     torch.manual_seed(seed)
     reference = build_mlp(hidden, ffn, blocks, torch.bfloat16, dev)
     quantized = build_mlp(hidden, ffn, blocks, torch.bfloat16, dev)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from conftest_helpers import run_cli
 
 from mxfp8_core import Mxfp8LinearLayerConfig, PluginRegistry, current_target, select_kernel
@@ -86,3 +88,15 @@ def test_demo_runs_and_reports():
     assert 0 < data["relative_error"] < 0.1
     out = run_cli("demo", "--tokens", "4")
     assert "output error vs the bf16 model" in out.stdout and "saved" in out.stdout
+
+
+def test_demo_errors_are_one_line_with_the_exit_status_explain_uses():
+    cases = [(("--tokens", "0"), 2, "mxfp8 demo: error: tokens must be at least 1, got 0"),
+             (("--device", "foo"), 2, "mxfp8 demo: error: device 'foo' is not a torch device"),
+             (("--device", "cpu", "--kernels", "marlin"), 1, "mxfp8 demo: none of the forced kernels (marlin) can run")]
+    if not torch.cuda.is_available():
+        cases.append((("--device", "cuda"), 2, "CUDA is not available here; use --device cpu"))
+    for args, status, message in cases:
+        out = run_cli("demo", *args)
+        assert out.returncode == status and message in out.stderr, (args, out.returncode, out.stderr)
+        assert "Traceback" not in out.stderr and out.stdout == ""
