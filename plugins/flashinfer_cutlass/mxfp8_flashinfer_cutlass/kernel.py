@@ -121,6 +121,9 @@ class FlashInferCutlassMxfp8Kernel(Mxfp8LinearKernel):
     # ----------------------------------------------------------------- compute
     def apply_2d(self, layer: torch.nn.Module, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         device = x.device
+        if device != layer.weight.device:  # CUTLASS would be handed pointers of two devices
+            raise ValueError(f"kernel {self.name!r}: input is on {device} but the layer's weights are on "
+                             f"{layer.weight.device}")
         if device not in self._verified_devices:
             self._verify_device(device)
             self._verified_devices.add(device)

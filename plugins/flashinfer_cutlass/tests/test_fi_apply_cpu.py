@@ -108,6 +108,13 @@ def test_bias(standin, layer_factory):
     assert torch.equal(y, no_bias + bias)  # added once, to the output in its dtype
 
 
+def test_input_on_another_device_than_the_weights_is_an_error(standin, layer_factory):
+    kernel, layer, _ = build(layer_factory, 256, 256)
+    with pytest.raises(ValueError, match="input is on meta but the layer's weights are on cpu"):
+        kernel.apply_weights(layer, torch.empty(2, 256, dtype=torch.bfloat16, device="meta"))
+    assert standin.quantize_calls == 0
+
+
 def test_wrong_bias_shape_is_an_error(standin, layer_factory):
     kernel, layer, _ = build(layer_factory, 256, 256, has_bias=True)
     with pytest.raises(ValueError, match=r"bias must be \[256\] in torch.bfloat16"):
