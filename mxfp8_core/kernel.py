@@ -274,9 +274,10 @@ def _bias_problem(config: Mxfp8LinearLayerConfig, bias: Any, x: torch.Tensor) ->
     if not config.has_bias:
         return ("got a bias, but the layer config has has_bias=False (the kernel was chosen for a layer "
                 "without one); build the config with has_bias=True, or pass bias=None")
-    n, dtypes = config.out_features, {config.out_dtype, config.act_dtype}
-    if not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (n,) or bias.dtype not in dtypes:
-        names = " or ".join(sorted(str(d) for d in dtypes))
+    n = config.out_features
+    if (not isinstance(bias, torch.Tensor) or bias.shape != (n,)
+            or (bias.dtype is not config.out_dtype and bias.dtype is not config.act_dtype)):
+        names = " or ".join(sorted({str(config.out_dtype), str(config.act_dtype)}))
         return f"bias must be [{n}] in {names} (the output or activation dtype), got {describe(bias)}"
     if bias.device != x.device:
         return f"bias is on {bias.device} but the input is on {x.device}"

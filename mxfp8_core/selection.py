@@ -161,8 +161,9 @@ def select_kernel(
             raise ValueError(f"kernel(s) {', '.join(clash)} are both forced ({forced_by}) and disabled "
                              f"({banned_by}); remove them from one list")
     selection = _select(config, target, entries, forced, tuple(banned), banned_by, registry)
-    with _cache_lock:
-        _cache[key] = selection
+    if key is not None:
+        with _cache_lock:
+            _cache[key] = selection
     return selection
 
 
