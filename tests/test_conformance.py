@@ -5,6 +5,7 @@ runs as a function, a pytest plugin and a CLI command."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -366,7 +367,27 @@ def test_cli_check_exit_status_is_nonzero_when_a_kernel_fails():
     assert "FAIL  numerics[cpu]" in out.stdout and "FAILED: cli_broken" in out.stdout
 
 
+def test_cli_check_of_every_kernel_fails_when_a_plugin_did_not_load(test_site):
+    out = run_cli("check", "--quick", "--device", "cpu", "--seed", "1", site=test_site)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "error: plugin import_error (mxfp8-test-broken 0.0.1) failed to load, its kernels were not checked" in out.stdout
+    assert "FAILED: plugin bad_hook (not loaded)" in out.stdout and "thirdparty_fp32" in out.stdout
+    # Named kernels: another plugin's failure is a warning.
+    out = run_cli("check", "emulation", "--quick", "--device", "cpu", "--seed", "1", site=test_site)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "warning: plugin import_error" in out.stdout and "all kernels pass (seed 1)" in out.stdout
+
+
 # --------------------------------------------------------------------------- pytest plugin
+def test_pytest_option_all_fails_an_item_per_plugin_that_did_not_load(pytester, test_site, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(test_site), os.environ.get("PYTHONPATH")])))
+    result = pytester.runpytest_subprocess("--mxfp8-kernel=all", "--mxfp8-quick", "--mxfp8-seed=5", "-v",
+                                           "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*mxfp8-conformance/thirdparty_fp32::*", "*mxfp8-plugin-load/import_error FAILED*"])
+    assert result.parseoutcomes()["failed"] == 8  # the test distribution's broken plugins
+    result.stdout.fnmatch_lines(["*plugin import_error (mxfp8-test-broken 0.0.1) failed to load*"])
+
+
 def test_pytest_plugin_is_off_unless_asked(pytester):
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

@@ -40,11 +40,14 @@ def run_check(args: argparse.Namespace) -> int:
     if args.kernels:
         entries = tuple(registry.get(name) for name in dict.fromkeys(args.kernels))  # UnknownKernelError lists names
     plugin_errors = [info for info in registry.plugins() if info.errors]
+    # Checking every kernel, a plugin that failed to load is a failure (its kernels could not
+    # be checked); checking named kernels, other plugins' errors are only a warning.
+    broken = [] if args.kernels else [info.name for info in plugin_errors]
     reports = [
         (entry, check_kernel(entry.kernel, devices=args.device, quick=args.quick, seed=seed))
         for entry in entries
     ]
-    ok = all(report.ok for _, report in reports)
+    ok = all(report.ok for _, report in reports) and not broken
     if args.json:
         print(json.dumps({
             "ok": ok,
@@ -62,14 +65,14 @@ def run_check(args: argparse.Namespace) -> int:
         print(report.format_table())
         print()
     for info in plugin_errors:
-        print(f"warning: plugin {info.name} ({info.label}) failed to load, its kernels were not checked: "
-              f"{'; '.join(info.errors)}")
-    if reports:
-        print(_summary(reports))
+        print(f"{'error' if broken else 'warning'}: plugin {info.name} ({info.label}) failed to load, its kernels "
+              f"were not checked: {'; '.join(info.errors)}")
+    if reports or broken:
+        print(_summary(reports, broken))
     return 0 if ok else 1
 
 
-def _summary(reports: list) -> str:
+def _summary(reports: list, broken: list[str]) -> str:
     rows = [("KERNEL", "DISTRIBUTION", "RESULT", "PASS", "FAIL", "SKIP", "RUNTIME CHECKS ON")]
     for entry, report in reports:
         counts = report.counts()
@@ -80,7 +83,7 @@ def _summary(reports: list) -> str:
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    failed = [report.kernel for _, report in reports if not report.ok]
+    failed = [report.kernel for _, report in reports if not report.ok] + [f"plugin {name} (not loaded)" for name in broken]
     verdict = f"FAILED: {', '.join(failed)}" if failed else "all kernels pass"
     seeds = sorted({report.seed for _, report in reports})
     return "\n".join(lines + [f"{verdict} (seed {', '.join(map(str, seeds))})"])

@@ -131,7 +131,14 @@ class ConformanceFailure(Exception):
     """A failed conformance check (shown without a traceback)."""
 
 
-class ConformanceItem(pytest.Item):
+class _Item(pytest.Item):
+    def repr_failure(self, excinfo, style=None):  # noqa: ANN001 - pytest's signature
+        if isinstance(excinfo.value, ConformanceFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+
+class ConformanceItem(_Item):
     """One check of one installed kernel, added by ``--mxfp8-kernel``."""
 
     def __init__(self, *, kernel_cls: type, check: str, **kwargs: Any) -> None:
@@ -145,13 +152,23 @@ class ConformanceItem(pytest.Item):
         if not result.ok:
             raise ConformanceFailure(f"{self.kernel_cls.name}: {result.name} failed: {result.message}")
 
-    def repr_failure(self, excinfo, style=None):  # noqa: ANN001 - pytest's signature
-        if isinstance(excinfo.value, ConformanceFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
-
     def reportinfo(self):
         return self.path, None, f"mxfp8 conformance of {self.kernel_cls.name}: {self.check}"
+
+
+class PluginLoadItem(_Item):
+    """Under ``--mxfp8-kernel=all``, a plugin that failed to load: its kernels were not checked."""
+
+    def __init__(self, *, info: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.info = info
+
+    def runtest(self) -> None:
+        raise ConformanceFailure(f"plugin {self.info.name} ({self.info.label}) failed to load, its kernels "
+                                 f"were not checked: {'; '.join(self.info.errors)}")
+
+    def reportinfo(self):
+        return self.path, None, f"mxfp8 plugin {self.info.name} loads"
 
 
 class ConformanceCollector(pytest.Collector):
@@ -195,3 +212,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         name = f"mxfp8-conformance/{kernel_cls.name}"
         collector = ConformanceCollector.from_parent(session, name=name, nodeid=name, kernel_cls=kernel_cls)
         items.extend(collector.collect())
+    if "all" in (name.strip() for value in values for name in value.split(",")):
+        from ..discovery import get_registry
+
+        for info in get_registry().plugins():
+            if info.errors:
+                name = f"mxfp8-plugin-load/{info.name}"
+                items.append(PluginLoadItem.from_parent(session, name=name, nodeid=name, info=info))
