@@ -16,7 +16,7 @@ from torch import nn
 
 from conftest_helpers import run_cli
 from mxfp8_core import Mxfp8LinearKernel, Support, dequantize_mxfp8, get_registry
-from mxfp8_core.kernel import PROCESSED_ATTR, check_layer_weights
+from mxfp8_core.kernel import PROCESSED_ATTR, check_layer_weights, hybridmethod
 from mxfp8_core.platform import resolve_target
 from mxfp8_core.testing import RUNTIME_CHECKS, STATIC_CHECKS, check_kernel, planned_checks
 
@@ -198,6 +198,30 @@ def test_emulation_passes_in_every_mode(weights, activations):
     report = check_kernel(emulation.EmulationKernel, quick=True, kernel_kwargs=kwargs)
     assert report.ok, report.format_table()
     assert report.kernel_kwargs == kwargs
+
+
+def test_an_option_that_loosens_the_instance_tolerance_fails_the_tolerance_check():
+    class Sloppy(GoodKernel):
+        """With mode="fast", three times the right output, under a bound that lets it pass."""
+
+        name = "broken_option"
+
+        def __init__(self, config, mode="exact"):
+            super().__init__(config)
+            self.mode = mode
+
+        @hybridmethod
+        def tolerance(self_or_cls, config):
+            return 10.0 if getattr(self_or_cls, "mode", "exact") == "fast" else GoodKernel.tolerance(config)
+
+        def apply_2d(self, layer, x, bias):
+            y = super().apply_2d(layer, x, bias)
+            return y * 3 if self.mode == "fast" else y
+
+    assert check_kernel(Sloppy, quick=True).ok
+    report = check_kernel(Sloppy, quick=True, kernel_kwargs={"mode": "fast"})
+    assert "tolerance" in report.failed_checks
+    assert "is 10.0; it must be a number in (0, 0.25]" in report["tolerance"].message
 
 
 def test_emulation_weight_mode_from_the_environment(monkeypatch):

@@ -150,7 +150,7 @@ def check_kernel(
         "is_supported": lambda: _check_is_supported(kernel_cls),
         "honours_capability": lambda: _check_honours_capability(kernel_cls),
         "can_implement": lambda: _check_can_implement(kernel_cls, kwargs),
-        "tolerance": lambda: _check_tolerance(kernel_cls),
+        "tolerance": lambda: _check_tolerance(kernel_cls, kwargs),
     }
     results += [CheckResult(check, *_guard(fn)) for check, fn in statics.items()]
 
@@ -476,7 +476,9 @@ def _check_can_implement(cls: type[Mxfp8LinearKernel], kwargs: dict) -> Status:
                               "with reasons, consistently with the declared limits")
 
 
-def _check_tolerance(cls: type[Mxfp8LinearKernel]) -> Status:
+def _check_tolerance(cls: type[Mxfp8LinearKernel], kwargs: Mapping[str, object]) -> Status:
+    """The class's tolerances, or with ``kernel_kwargs`` the instance's (the bound the
+    runtime checks judge by: ``tolerance`` may depend on the options)."""
     problems = []
     values = []
     for config in static_configs(cls):
@@ -486,7 +488,7 @@ def _check_tolerance(cls: type[Mxfp8LinearKernel]) -> Status:
         except Exception:  # noqa: BLE001 - reported by can_implement
             continue
         try:
-            tol = cls.tolerance(config)
+            tol = (cls(config, **kwargs) if kwargs else cls).tolerance(config)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"tolerance({config.describe()}) raised {exc_text(exc)}")
             continue
