@@ -150,6 +150,20 @@ class ReprocessesEveryTime(GoodKernel):
         object.__setattr__(layer, PROCESSED_ATTR, self.weights_layout())
 
 
+class W8A8DecodeZeros(GoodKernel):
+    """A W8A8 kernel (the loosest tolerance) whose decode path (M = 1) returns zeros for N >= 128:
+    pooled with a large call of its config, the zeros hid in the quick grid."""
+
+    name = "broken_decode"
+    scheme = "w8a8"
+    act_dtypes = frozenset({torch.bfloat16})
+    out_dtypes = None
+
+    def apply_2d(self, layer, x, bias):
+        y = super().apply_2d(layer, x, bias)
+        return torch.zeros_like(y) if x.shape[0] == 1 and y.shape[1] >= 128 else y
+
+
 class LooseTolerance(GoodKernel):
     name = "broken_tolerance"
 
@@ -254,6 +268,7 @@ def test_every_installed_kernel_passes(entry):
         (NoInputChecks, {"bad_inputs"}),
         (ReprocessesEveryTime, {"process_twice"}),
         (LooseTolerance, {"tolerance"}),
+        (W8A8DecodeZeros, {"numerics", "bias"}),
         (InstanceIsSupported, {"method_signatures"}),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
