@@ -85,6 +85,33 @@ class NonAtomicProcessing(GoodKernel):
             setattr(layer, key, nn.Parameter(value, requires_grad=False))
 
 
+class NonAtomicIntoADict(GoodKernel):
+    """NonAtomicProcessing with the leftover kept in a dict attribute."""
+
+    name = "broken_nonatomic_dict"
+
+    def process_weights_after_loading(self, layer):
+        if getattr(layer, "good_weight", None) is not None:
+            return
+        layer.packed = {"scale_t": layer.weight_scale.t().contiguous()}
+        super().process_weights_after_loading(layer)
+
+
+class DriftsHeldState(GoodKernel):
+    """Keeps its weight in a dict on the layer and scales it a little at every call."""
+
+    name = "broken_drift"
+
+    def process_weights_after_loading(self, layer):
+        super().process_weights_after_loading(layer)
+        layer.state = {"w": [layer.good_weight.detach().clone()]}
+
+    def apply_2d(self, layer, x, bias):
+        y = super().apply_2d(layer, x, bias)
+        layer.state["w"][0].mul_(1.0001)
+        return y
+
+
 class IgnoresCapability(GoodKernel):
     name = "broken_capability"
     devices = frozenset({"cuda"})
@@ -277,6 +304,15 @@ def test_a_broken_kernel_fails_exactly_the_check_for_its_fault(kernel_cls, expec
     report = quick(kernel_cls)
     assert report.failed_checks == expected, report.format_table()
     assert not report.ok
+
+
+def test_tensors_held_in_containers_on_the_layer_are_watched_too():
+    report = quick(NonAtomicIntoADict)
+    assert "process_atomic" in report.failed_checks, report.format_table()
+    assert "attribute packed['scale_t'] was added" in report["process_atomic[cpu]"].message
+    report = quick(DriftsHeldState)
+    assert "inputs_unchanged" in report.failed_checks, report.format_table()
+    assert "attribute state['w'][0] has different bytes" in report["inputs_unchanged[cpu]"].message
 
 
 def test_non_atomic_processing_is_caught():

@@ -139,15 +139,31 @@ def rel_error(y: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 # --------------------------------------------------------------------------- snapshots
-def _tensors(layer: Any) -> dict[str, torch.Tensor]:
+def _tensors(layer: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor a kernel could keep on ``layer``: parameters, buffers, attributes, the
+    tensors inside dicts, lists and tuples held as attributes, and those of submodules."""
     found: dict[str, torch.Tensor] = {}
     if isinstance(layer, nn.Module):
-        found.update({f"parameter {k}": v for k, v in layer._parameters.items() if v is not None})
-        found.update({f"buffer {k}": v for k, v in layer._buffers.items() if v is not None})
+        found.update({f"parameter {prefix}{k}": v for k, v in layer._parameters.items() if v is not None})
+        found.update({f"buffer {prefix}{k}": v for k, v in layer._buffers.items() if v is not None})
+        for name, module in layer._modules.items():
+            if module is not None:
+                found.update(_tensors(module, f"{prefix}{name}."))
     for key, value in vars(layer).items():
-        if isinstance(value, torch.Tensor):
-            found[f"attribute {key}"] = value
+        if not key.startswith("_"):  # nn.Module's own dicts (parameters, hooks...) are above
+            _collect(value, f"attribute {prefix}{key}", found, depth=3)
     return found
+
+
+def _collect(value: Any, name: str, found: dict[str, torch.Tensor], depth: int) -> None:
+    if isinstance(value, torch.Tensor):
+        found[name] = value
+    elif depth and isinstance(value, dict):
+        for key, item in value.items():
+            _collect(item, f"{name}[{key!r}]", found, depth - 1)
+    elif depth and isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _collect(item, f"{name}[{index}]", found, depth - 1)
 
 
 def _bytes(t: torch.Tensor) -> torch.Tensor:
