@@ -104,8 +104,8 @@ def dequantize_mxfp8(
     """``float(data) * 2**(scales - 127)`` per 32-element block, computed exactly (in float32,
     or float64 for a float64 result) and rounded once to ``dtype``; scale ``0xFF`` gives NaN."""
     check_mxfp8_pair(data, scales, "dequantize_mxfp8")
-    if not dtype.is_floating_point:
-        raise TypeError(f"dequantize_mxfp8: dtype must be a floating dtype, got {dtype}")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dequantize_mxfp8: dtype must be a floating torch.dtype, got {dtype!r}")
     k = data.shape[-1]
     # float32 holds every product exactly unless it overflows; float64 output needs the range.
     wide = torch.float64 if dtype == torch.float64 else torch.float32

@@ -35,6 +35,8 @@ def unswizzle_scales_128x4(swizzled: torch.Tensor, rows: int, cols: int) -> torc
     """Inverse of :func:`swizzle_scales_128x4`: the 1-D buffer back to ``[rows, cols]``."""
     if not isinstance(swizzled, torch.Tensor) or swizzled.dtype != torch.uint8 or swizzled.dim() != 1:
         raise TypeError("unswizzle_scales_128x4: expected a 1-D torch.uint8 tensor")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rows, cols)):
+        raise TypeError(f"unswizzle_scales_128x4: rows and cols must be ints, got {rows!r}, {cols!r}")
     if rows < 0 or cols < 0:
         raise ValueError(f"unswizzle_scales_128x4: rows and cols must be >= 0, got {rows}, {cols}")
     expected = swizzled_128x4_size(rows, cols)

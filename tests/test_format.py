@@ -586,7 +586,7 @@ def test_dequantize_k_not_multiple_of_32_and_scalar():
         dequantize_mxfp8(scalar, torch.zeros((), dtype=torch.uint8))
 
 
-@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8, torch.bool])
+@pytest.mark.parametrize("dtype", [torch.int32, torch.uint8, torch.bool, "bfloat16", float])
 def test_dequantize_non_floating_output_dtype(dtype):
     data, scales = _pair()
     with pytest.raises(TypeError, match="floating"):

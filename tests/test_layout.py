@@ -130,5 +130,8 @@ def test_unswizzle_rejects_bad_input():
         unswizzle_scales_128x4(good, 129, 3)
     with pytest.raises(ValueError, match=">= 0"):
         unswizzle_scales_128x4(good, -1, 3)
+    for rows, cols in ((128.0, 3), (3, "3"), (True, 3)):
+        with pytest.raises(TypeError, match="rows and cols must be ints"):
+            unswizzle_scales_128x4(good, rows, cols)
     with pytest.raises(ValueError, match=">= 0"):
         unswizzle_scales_128x4(good, 3, -4)
