@@ -210,3 +210,26 @@ def test_importing_the_package_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True", "True"]
+
+
+def test_a_plugin_with_one_invalid_kernel_is_skipped_whole(monkeypatch, caplog):
+    monkeypatch.setenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", "1")
+    from mxfp8_emulation import EmulationKernel
+
+    class Valid(EmulationKernel):
+        name = "half_valid"
+        priority = 1000
+
+    class HalfBroken:
+        @hookimpl
+        def mxfp8_core_kernels(self):
+            return [Valid, "not a kernel"]
+
+    registry = PluginRegistry()
+    registry.register(HalfBroken(), name="half_broken")
+    assert registry.names() == ()  # its valid kernel is not offered either
+    (info,) = registry.plugins()
+    assert info.kernels == () and not info.ok and "returned an invalid kernel" in info.errors[0]
+    assert "it is skipped" in caplog.text
+    with pytest.raises(mxfp8_core.UnknownKernelError, match="1 plugin\\(s\\) failed to load \\(half_broken\\)"):
+        mxfp8_core.select_kernel(Mxfp8LinearLayerConfig(64, 16), kernels="half_valid", registry=registry)
