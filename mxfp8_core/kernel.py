@@ -172,7 +172,16 @@ class Mxfp8LinearKernel(abc.ABC):
                 raise KernelContractError(f"kernel {self.name!r}: prepare_weights returned key {key!r}: {problem}")
         for key, value in prepared.items():
             _install(layer, key, value)
-        _set_marker(layer, tag)
+        self.mark_processed(layer)
+
+    def mark_processed(self, layer: torch.nn.Module) -> None:
+        """Record on ``layer`` that this kernel processed it (what ``apply_weights`` checks).
+        ``process_weights_after_loading`` does it; a kernel that overrides that method calls
+        this last, once everything is installed."""
+        if isinstance(layer, torch.nn.Module):  # a plain attribute: not in the state dict
+            object.__setattr__(layer, PROCESSED_ATTR, self.weights_layout())
+        else:
+            setattr(layer, PROCESSED_ATTR, self.weights_layout())
 
     def weights_layout(self) -> str:
         """The tag ``process_weights_after_loading`` records on the layer (``PROCESSED_ATTR``)
@@ -307,12 +316,6 @@ def _install(layer: Any, key: str, value: torch.Tensor | None) -> None:
             setattr(layer, key, torch.nn.Parameter(value, requires_grad=False))
     else:
         setattr(layer, key, value)
-
-
-def _set_marker(layer: Any, name: str) -> None:
-    object.__setattr__(layer, PROCESSED_ATTR, name) if isinstance(layer, torch.nn.Module) else setattr(
-        layer, PROCESSED_ATTR, name
-    )
 
 
 _DEVICE_NAMES = {CUDA: "an NVIDIA CUDA GPU", CPU: "the CPU"}

@@ -16,7 +16,7 @@ from torch import nn
 
 from conftest_helpers import run_cli
 from mxfp8_core import Mxfp8LinearKernel, Support, dequantize_mxfp8, get_registry
-from mxfp8_core.kernel import PROCESSED_ATTR, check_layer_weights, hybridmethod
+from mxfp8_core.kernel import check_layer_weights, hybridmethod
 from mxfp8_core.platform import resolve_target
 from mxfp8_core.testing import RUNTIME_CHECKS, STATIC_CHECKS, check_kernel, planned_checks
 
@@ -83,6 +83,7 @@ class NonAtomicProcessing(GoodKernel):
         layer.weight_scale_t = nn.Parameter(layer.weight_scale.t().contiguous(), requires_grad=False)
         for key, value in self.prepare_weights(layer.weight, layer.weight_scale).items():
             setattr(layer, key, nn.Parameter(value, requires_grad=False))
+        self.mark_processed(layer)
 
 
 class NonAtomicIntoADict(GoodKernel):
@@ -174,7 +175,7 @@ class ReprocessesEveryTime(GoodKernel):
         weight, weight_scale = check_layer_weights(layer, self.config)  # validates, but never reads the marker
         for key, value in self.prepare_weights(weight, weight_scale).items():
             setattr(layer, key, nn.Parameter(value, requires_grad=False))
-        object.__setattr__(layer, PROCESSED_ATTR, self.weights_layout())
+        self.mark_processed(layer)
 
 
 class W8A8DecodeZeros(GoodKernel):

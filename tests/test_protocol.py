@@ -672,6 +672,22 @@ def test_apply_weights_needs_the_layer_processed_by_this_kernel():
     assert kernel.apply_calls == []
 
 
+def test_an_overriding_process_method_marks_the_layer_with_mark_processed():
+    config = Mxfp8LinearLayerConfig(128, 32)
+
+    class OwnProcess(RecordingKernel):
+        name = "test_own_process"
+
+        def process_weights_after_loading(self, layer):
+            layer.extra = torch.nn.Parameter(torch.ones(1), requires_grad=False)
+            self.mark_processed(layer)
+
+    kernel, layer = OwnProcess(config), make_layer(config)
+    kernel.process_weights_after_loading(layer)
+    assert getattr(layer, PROCESSED_ATTR) == "test_own_process" and PROCESSED_ATTR not in layer.state_dict()
+    assert kernel.apply_weights(layer, torch.zeros(2, 128, dtype=torch.bfloat16)).shape == (2, 32)
+
+
 @pytest.mark.parametrize("shape", [(0, 128), (2, 0, 128), (0, 0, 128)])
 def test_apply_weights_empty_m_skips_the_kernel(shape):
     config = Mxfp8LinearLayerConfig(128, 32, act_dtype=torch.float16)
