@@ -316,6 +316,13 @@ def test_tensors_held_in_containers_on_the_layer_are_watched_too():
     assert "attribute state['w'][0] has different bytes" in report["inputs_unchanged[cpu]"].message
 
 
+def test_a_report_has_no_truth_value():
+    report = quick(OffByFactor)
+    assert not report.ok and len(report) > 0
+    with pytest.raises(TypeError, match="use report.ok"):
+        assert report
+
+
 def test_non_atomic_processing_is_caught():
     report = quick(NonAtomicProcessing)
     assert "process_atomic" in report.failed_checks, report.format_table()

@@ -102,6 +102,9 @@ class ConformanceReport:
     def __len__(self) -> int:
         return len(self.results)
 
+    def __bool__(self) -> bool:  # __len__ would make every report true, the failing ones too
+        raise TypeError("a ConformanceReport has no truth value: use report.ok (or report.assert_ok())")
+
     def names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.results)
 
