@@ -2,8 +2,8 @@
 
 An engine asks for a kernel in one call::
 
-    selection = mxfp8_core.select_kernel(Mxfp8LinearLayerConfig(4096, 4096))
-    kernel = selection.kernel(config)
+    config = Mxfp8LinearLayerConfig(4096, 4096)
+    kernel = mxfp8_core.select_kernel(config).kernel(config)
 
 or uses the ready layer, :class:`Mxfp8Linear`.
 

@@ -116,6 +116,14 @@ class PluginRegistry:
     def autoload(self) -> bool:
         return not env_flag(ENV_DISABLE_AUTOLOAD) if self._autoload is None else self._autoload
 
+    def autoload_off_reason(self) -> str | None:
+        """Why entry points are not loaded, for messages (None: they are)."""
+        if self.autoload:
+            return None
+        if self._autoload is False:
+            return "plugin autoload is off: the registry was built with autoload=False"
+        return f"plugin autoload is off: {ENV_DISABLE_AUTOLOAD} is set"
+
     def load(self) -> None:
         """Load entry-point plugins once (unless autoload is off). In strict mode a broken
         plugin raises, and every later call raises again: the plugins loaded before it are
@@ -334,4 +342,5 @@ def register_plugin(plugin: object, name: str | None = None) -> str:
 
 
 def list_plugins() -> tuple[PluginInfo, ...]:
+    """Every plugin of the process's registry, with its kernels and load errors (``mxfp8 plugins``)."""
     return get_registry().plugins()

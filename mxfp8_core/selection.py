@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Mxfp8LinearLayerConfig
-from .discovery import ENV_DISABLE_AUTOLOAD, KernelEntry, PluginInfo, PluginRegistry, get_registry
+from .discovery import KernelEntry, PluginInfo, PluginRegistry, get_registry
 from .errors import NoKernelAvailable, UnknownKernelError
 from .kernel import Mxfp8LinearKernel
 from .platform import Target, resolve_target
@@ -261,7 +261,7 @@ def _parse_names(
     unknown = [name for name in names if name not in known]
     if unknown:
         failed = [info.name for info in registry.plugins() if not info.ok]
-        hint = "" if registry.autoload else f" (plugin autoload is off: {ENV_DISABLE_AUTOLOAD} is set)"
+        hint = "" if registry.autoload else f" ({registry.autoload_off_reason()})"
         if failed:
             hint += (f"; {len(failed)} plugin(s) failed to load ({', '.join(failed)}): "
                      f"run `mxfp8 plugins` for their errors")
@@ -286,7 +286,7 @@ def _no_kernel(config, target, candidates, forced, banned, plugin_errors, regist
         lines = ["no MXFP8 kernel is installed; install at least one of:"]
         lines += [f"  pip install {dist:<26} # {what}" for dist, what in KNOWN_DISTRIBUTIONS]
         if not registry.autoload:
-            lines.append(f"(plugin autoload is off: {ENV_DISABLE_AUTOLOAD} is set)")
+            lines.append(f"({registry.autoload_off_reason()})")
         text = "\n".join(lines) + "\n" + text
     elif forced is not None:
         text = f"none of the forced kernels ({', '.join(forced)}) can run this layer\n" + text

@@ -233,3 +233,15 @@ def test_a_plugin_with_one_invalid_kernel_is_skipped_whole(monkeypatch, caplog):
     assert "it is skipped" in caplog.text
     with pytest.raises(mxfp8_core.UnknownKernelError, match="1 plugin\\(s\\) failed to load \\(half_broken\\)"):
         mxfp8_core.select_kernel(Mxfp8LinearLayerConfig(64, 16), kernels="half_valid", registry=registry)
+
+
+def test_messages_name_where_autoload_was_turned_off(monkeypatch):
+    monkeypatch.delenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    config = Mxfp8LinearLayerConfig(64, 16)
+    with pytest.raises(mxfp8_core.NoKernelAvailable, match=r"the registry was built with autoload=False"):
+        mxfp8_core.select_kernel(config, registry=PluginRegistry(autoload=False))
+    with pytest.raises(mxfp8_core.UnknownKernelError, match=r"built with autoload=False"):
+        mxfp8_core.select_kernel(config, kernels="emulation", registry=PluginRegistry(autoload=False))
+    assert PluginRegistry().autoload_off_reason() is None
+    monkeypatch.setenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert PluginRegistry().autoload_off_reason() == "plugin autoload is off: MXFP8_DISABLE_PLUGIN_AUTOLOAD is set"
