@@ -86,4 +86,4 @@ def _summary(reports: list, broken: list[str]) -> str:
     failed = [report.kernel for _, report in reports if not report.ok] + [f"plugin {name} (not loaded)" for name in broken]
     verdict = f"FAILED: {', '.join(failed)}" if failed else "all kernels pass"
     seeds = sorted({report.seed for _, report in reports})
-    return "\n".join(lines + [f"{verdict} (seed {', '.join(map(str, seeds))})"])
+    return "\n".join(lines + [f"{verdict} (seed {', '.join(map(str, seeds))})" if seeds else verdict])
