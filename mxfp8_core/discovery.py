@@ -247,22 +247,22 @@ class PluginRegistry:
                 errors[name].append("provides no kernels: it implements no mxfp8_core_kernels hook")
                 self._fail_collect(record, errors[name][-1])
                 continue
-            valid = []
+            valid: dict[str, type[Mxfp8LinearKernel]] = {}
             for kernel, problem in _call_hook(impl.function):
-                if problem is None and (kernel.name in found or kernel.name in {k.name for k in valid}):
+                if problem is None and (kernel.name in found or kernel.name in valid):
                     other = found[kernel.name].plugin.name if kernel.name in found else name
                     problem = f"kernel name {kernel.name!r} is already provided by plugin {other!r}"
                 if problem is not None:
                     errors[name].append(problem)
                     self._fail_collect(record, problem)
                 else:
-                    valid.append(kernel)
+                    valid[kernel.name] = kernel
             if errors[name]:
                 continue  # a plugin with any invalid kernel is skipped whole, as its log line says
             info = PluginInfo(record.name, record.source, record.distribution, record.version)
-            for kernel in valid:
-                found[kernel.name] = KernelEntry(kernel, info)
-                provided[name].append(kernel.name)
+            for kernel_name, kernel in valid.items():
+                found[kernel_name] = KernelEntry(kernel, info)
+                provided[name].append(kernel_name)
         infos = {
             name: PluginInfo(
                 record.name, record.source, record.distribution, record.version,

@@ -253,9 +253,12 @@ def _parse_names(
 ) -> tuple[str, ...] | None:
     if raw is None:
         return None
-    if not isinstance(raw, (str, Sequence)) or not all(isinstance(item, str) for item in raw):
+    if isinstance(raw, str):
+        items = raw.split(",")
+    elif isinstance(raw, Sequence) and all(isinstance(item, str) for item in raw):
+        items = list(raw)
+    else:
         raise TypeError(f"{source}: expected kernel names (a string or a sequence of strings), got {raw!r}")
-    items = raw.split(",") if isinstance(raw, str) else list(raw)
     names = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
     known = {entry.name for entry in entries}
     unknown = [name for name in names if name not in known]

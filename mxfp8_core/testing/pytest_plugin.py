@@ -185,11 +185,16 @@ class ConformanceCollector(pytest.Collector):
                 for check in planned_checks(self.kernel_cls)]
 
 
+def _requested_names(values: list[str]) -> list[str]:
+    """The names in ``--mxfp8-kernel`` values (each a comma list)."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
 def requested_kernels(values: list[str]) -> list[type]:
     """Kernel classes for ``--mxfp8-kernel`` values; a usage error names the installed ones."""
     from ..discovery import get_registry
 
-    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    names = _requested_names(values)
     registry = get_registry()
     installed = registry.names()
     if "all" in names:
@@ -212,7 +217,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         name = f"mxfp8-conformance/{kernel_cls.name}"
         collector = ConformanceCollector.from_parent(session, name=name, nodeid=name, kernel_cls=kernel_cls)
         items.extend(collector.collect())
-    if "all" in (name.strip() for value in values for name in value.split(",")):
+    if "all" in _requested_names(values):
         from ..discovery import get_registry
 
         for info in get_registry().plugins():

@@ -43,7 +43,7 @@ def main() -> None:
     right = 0
     for (r, n, k, m), t in sorted(times.items()):
         head = configs.choose(m, n, k, SMS, tile_k=tile_k(k), wgmma=True)
-        pick = kind(head.describe()) if head.strategy != "dequant" else "dq"
+        pick = kind(head.describe())
         kinds = {key: us for key, us in t.items() if key != "cuBLAS"}
         best = min(kinds.values())
         ok = pick in kinds and kinds[pick] <= 1.005 * best
