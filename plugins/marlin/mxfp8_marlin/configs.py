@@ -297,8 +297,12 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     full-wave estimate sent to the kernel. From two whole waves on, the kernel kept to that
     estimate (3.39 waves, 14336x1024 M = 1024 54.6 / 59.2; rounds 43 and 45). Over the 38
     launches of rounds 43-45 where both were measured this chose the faster at all 38 (the
-    estimate at a full wave: 31), but it was fitted to them. Not yet held out: round 46 is
-    prepared (bench/results/round46/device.sh), not run."""
+    estimate at a full wave: 31), but it was fitted to them. Held out in round 46 (H100,
+    3a05689, eighteen launches of 1.06-2.18 waves): it chose the faster at 13 (the full-wave
+    estimate: 7), the table's time 0.962 of the full-wave estimate's (geomean) and 1.016 of
+    the faster's. Its misses: three whole launches of 1.52-1.70 waves that it sent to
+    dequantize + cuBLAS, the 256-row tile 4-12% faster (3584x2048 M = 2048 50.2 / 56.2), and
+    two tails split in two that it kept, dequantize 2-5% faster (6144x2048 M = 768 44.7 / 42.4)."""
     if num_sms < 1:
         raise ValueError(f"marlin: launch_fill needs num_sms >= 1 (got {num_sms})")
     units = work_units(m, n, k, cfg)
@@ -333,6 +337,16 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
         # part 3: 3072x10240 100.6 -> 77.6, 3072x16384 154.3 -> 120.6, 1536x16384 M = 640 in
         # two 85.6 -> 65.3).
         return PINGPONG_128
+    if output_tiles(m, n, PINGPONG_256) * split > num_sms:
+        # choose keeps pingpong splits within one wave; judged by the split nearest one wave
+        # (past it), the 256-row tile had given way to the 128-row one run past one wave.
+        # Round 47 (H100, 3a05689, medians of three rounds, us, 128 rows / 256 rows whole):
+        # 256 rows took 5-24% less at all sixteen launches of 0.53-0.70 of a wave, K < 8192
+        # (9216x3072 M = 129 53.7 / 40.8; 8960x1536 M = 256 30.7 / 23.2; 11008x4096 M = 256
+        # 54.7 / 46.8; 5120x3072 M = 512 44.0 / 36.8; 10240x7168 M = 256 78.3 / 74.2), and at
+        # the four from M = 768 dequantize + cuBLAS took less still, as choose's fill rule says
+        # (2304x3072 M = 1024 36.5 / 31.9).
+        split = fit_split_k(m, n, k, PINGPONG_256, num_sms, 1.0, 4, one_wave=True)
     k_tiles = k // PINGPONG_256.block_k // split
     if k_tiles >= (PINGPONG_MIN_K_TILES if split > 1 else PINGPONG_WHOLE_MIN_K_TILES):
         return PINGPONG_256

@@ -376,7 +376,9 @@ def test_wgmma_kernel_only_on_sm90_with_its_triton_release(monkeypatch, capabili
         assert not pick(512, 4096, 14336).shared_fixup  # 64 tiles in two
         # 36 tiles split in four would take 144 programs, more than one wave
         assert (pick(256, 4608, 14336).block_m, pick(256, 4608, 14336).shared_fixup) == (128, False)
-        past_wave = pick(768, 3072, 2048)  # 144 128-row tiles: the last wave's 12 split, persistent
+        # the 128-row tile past one wave (144 tiles, the last wave's 12 split) runs persistent
+        # with no skew; the table now gives that launch dequantize + cuBLAS (round 47)
+        past_wave = configs.choose(768, 3072, 2048, 132, (("block_m", 128),), tile_k=512, wgmma=True)
         assert (past_wave.block_m, past_wave.split_tail, past_wave.split_skew, past_wave.persistent) == (128, True, 0, True)
     if ready:
         assert pick(64, 4096, 14336).split_k == 4  # at least 8 K tiles of 128 a split (28 here)
@@ -467,6 +469,13 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (6144, 1024, 768, "dequant"),  # 1.09 waves: 30.8 / 27.2, 128 rows 31.5 (round 41)
     (4096, 1536, 1280, "dequant"),  # 1.21 waves: 40.2 / 34.6
     (3072, 2560, 3072, "dequant"),  # 2.18 waves, split tail: 81.2 / 73.5
+    # round 46 (held out: launch_fill; 256 rows / dequantize + cuBLAS)
+    (1536, 4096, 3072, "dequant"),  # 1.09 waves, a tail split in four: 68.7 / 58.7
+    (3072, 3072, 1536, "dequant"),  # 1.09 waves, a tail split in two: 59.4 / 50.5
+    (8960, 1536, 512, "dequant"),  # 1.06 waves: 40.4 / 38.0
+    (5632, 2048, 1280, "pingpong"),  # 1.67 waves: 50.2 / 59.0
+    (7168, 1536, 1024, "pingpong"),  # 1.70 waves: 40.4 / 49.5
+    (2048, 5504, 4096, "pingpong"),  # 1.94 waves: 121.7 / 127.4
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
@@ -479,6 +488,30 @@ def test_the_strategy_measured_faster_where_the_crossover_estimate_was_refined(n
     (full waves too), and below DEQUANT_MIN_K the Triton GEMM keeps what the estimate gives
     dequantize + cuBLAS."""
     assert configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True).strategy == strategy
+
+
+@pytest.mark.parametrize("n,k,m,rows", [
+    # round 47 (H100, us: the 128-row tile past one wave / the 256-row tile whole / dequantize
+    # + cuBLAS): where the 256-row tile fills 0.53-0.70 of a wave whole, K < 8192
+    (9216, 3072, 129, 256),  # 53.7 / 40.8
+    (8960, 1536, 192, 256),  # 30.6 / 26.9
+    (11008, 2048, 160, 256),  # 34.7 / 31.7
+    (10240, 7168, 256, 256),  # 78.3 / 74.2
+    (11008, 4096, 256, 256),  # 54.7 / 46.8
+    (4608, 3584, 512, 256),  # 49.2 / 41.4 / 43.0
+    (5120, 3072, 512, 256),  # 44.0 / 36.8 / 42.5
+    (3072, 2048, 768, 0),  # 33.2 / 27.5 / 26.2
+    (2304, 4096, 1024, 0),  # 49.0 / 45.5 / 38.7
+])
+def test_the_256_row_tile_runs_whole_within_one_wave_where_its_split_would_pass_one(n, k, m, rows):
+    """``pingpong_for`` judges the 256-row tile by a split within one wave (``choose``
+    launches no pingpong split past one); ``rows`` 0: dequantize + cuBLAS, by the fill rule."""
+    cfg = configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True)
+    if rows:
+        assert (cfg.strategy, cfg.block_m, cfg.split_k, cfg.persistent) == ("pingpong", rows, 1, False)
+        assert configs.work_units(m, n, k, cfg) <= 132
+    else:
+        assert cfg.strategy == "dequant"
 
 
 def test_launches_under_half_a_wave_go_by_split_not_by_the_estimate_and_explicit_strategies_hold():
