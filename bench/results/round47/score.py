@@ -1,13 +1,15 @@
-"""Rounds 46-47 scored (CPU; a program, not a test): for each launch their probes timed (H100,
+"""Rounds scored (CPU; a program, not a test): for each launch their probes timed (H100,
 medians of three rounds, us), the kinds timed (the 128-row tile, the 256-row tile, dequantize +
 cuBLAS, and cuBLAS bf16), what the table at HEAD chooses and whether that is the faster kind
-timed (within 0.5%).
+timed (within 0.5%). The rounds are its arguments (default 46 47).
 
     .venv/bin/python bench/results/round47/score.py > bench/results/round47/score.txt
+    .venv/bin/python bench/results/round47/score.py 48 > bench/results/round48/score.txt
 """
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from mxfp8_marlin import configs
@@ -36,7 +38,7 @@ def timed(rounds) -> dict:
 
 
 def main() -> None:
-    times = timed((46, 47))
+    times = timed(tuple(int(r) for r in sys.argv[1:]) or (46, 47))
     print(f"# {len(times)} launches; us; HEAD: the table's choice now (configs.choose, {SMS} SMs)")
     print("| round | N x K, M | 128 rows | 256 rows | dequantize + cuBLAS | cuBLAS | HEAD | the faster? |")
     print("|---|---|---|---|---|---|---|---|")
