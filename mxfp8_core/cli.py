@@ -13,7 +13,7 @@ from .discovery import get_registry
 from .errors import Mxfp8Error, NoKernelAvailable
 from .hookspecs import ENTRY_POINT_GROUP
 from .platform import CPU_TARGET, current_target, resolve_target
-from .selection import ask, select_kernel
+from .selection import argument_names, ask, select_kernel
 from .testing.cli import add_check_parser
 
 DTYPES = {name: dtype for dtype, name in DTYPE_NAMES.items()}
@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # These commands print plugin load errors themselves; don't log each one again.
     logging.getLogger("mxfp8_core").setLevel(logging.ERROR if args.command in ("plugins", "explain") else logging.WARNING)
     try:
-        return args.run(args)
+        with argument_names("--kernels", "--disabled"):  # messages name the options typed
+            return args.run(args)
     except (Mxfp8Error, ValueError, TypeError) as error:
         print(f"mxfp8 {args.command}: error: {error}", file=sys.stderr)
         return 2

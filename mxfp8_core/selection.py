@@ -17,7 +17,9 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +118,22 @@ def _make_getenv():
 
 
 _getenv = _make_getenv()
+# How messages name the two overrides when they come as arguments; the command line names its
+# options instead (``argument_names``), down to the layers its demo processes.
+_argument_names: ContextVar[tuple[str, str]] = ContextVar("mxfp8_argument_names", default=("kernels=", "disabled="))
+
+
+@contextmanager
+def argument_names(kernels: str, disabled: str) -> Iterator[None]:
+    """Within the block, errors and verdicts name the ``kernels``/``disabled`` arguments
+    so (e.g. ``--kernels``: the option the user typed)."""
+    token = _argument_names.set((kernels, disabled))
+    try:
+        yield
+    finally:
+        _argument_names.reset(token)
+
+
 _cache: dict[tuple, Selection] = {}
 _cache_lock = threading.Lock()
 
@@ -143,17 +161,23 @@ def select_kernel(
     target = resolve_target(capability)
     if not isinstance(config, Mxfp8LinearLayerConfig):
         raise TypeError(f"select_kernel needs an Mxfp8LinearLayerConfig, got {type(config).__name__}")
-    try:
-        key = (config, target, _freeze(forced_raw), _freeze(disabled_raw), id(registry), registry.generation)
+    kernels_name, disabled_name = _argument_names.get()
+    forced_by = kernels_name if kernels is not None else ENV_KERNELS
+    banned_by = disabled_name if disabled is not None else ENV_DISABLED
+    try:  # the sources too: a verdict names where a kernel was disabled
+        key = (config, target, _freeze(forced_raw), _freeze(disabled_raw), forced_by, banned_by,
+               id(registry), registry.generation)
         hit = _cache.get(key)
     except TypeError:  # overrides that are no list of names: _parse_names says what is wrong
         key = hit = None
     if hit is not None:
         return hit
     entries = registry.kernels()
-    forced_by = "kernels=" if kernels is not None else ENV_KERNELS
     forced = _parse_names(forced_raw, forced_by, entries, registry)
-    banned_by = "disabled=" if disabled is not None else ENV_DISABLED
+    if forced == ():
+        if kernels is not None:
+            raise ValueError(f"{forced_by} names no kernel; leave it out for no override")
+        forced = None  # MXFP8_KERNELS="" means no override
     banned = _parse_names(disabled_raw, banned_by, entries, registry) or ()
     if forced is not None:
         clash = sorted(set(forced) & set(banned))
@@ -272,10 +296,6 @@ def _parse_names(
             f"{source} names unknown kernel(s) {', '.join(repr(n) for n in unknown)}; known kernels: "
             f"{', '.join(sorted(known)) or 'none'}{hint}"
         )
-    if not names and source == ENV_KERNELS:
-        return None  # MXFP8_KERNELS="" means no override
-    if not names and source == "kernels=":
-        raise ValueError("kernels= names no kernel; pass None for no override")
     return names
 
 

@@ -54,7 +54,12 @@ def _chosen(stdout: str) -> str:
 
 def test_explain_errors_and_exit_codes():
     out = run_cli("explain", "-k", "64", "-n", "8", "--kernels", "nope")
-    assert out.returncode == 2 and "unknown kernel(s) 'nope'" in out.stderr
+    assert out.returncode == 2 and "error: --kernels names unknown kernel(s) 'nope'" in out.stderr
+    # the options typed, not the Python arguments behind them
+    out = run_cli("explain", "-k", "64", "-n", "8", "--kernels", " , ")
+    assert out.returncode == 2 and "error: --kernels names no kernel; leave it out" in out.stderr
+    out = run_cli("explain", "-k", "64", "-n", "8", "--kernels", "emulation", "--disabled", "emulation")
+    assert out.returncode == 2 and "both forced (--kernels) and disabled (--disabled)" in out.stderr
     out = run_cli("explain", "-k", "48", "-n", "8")
     assert out.returncode == 2 and "must be a multiple of 32" in out.stderr
     everything = ",".join(PluginRegistry().names())
@@ -62,6 +67,7 @@ def test_explain_errors_and_exit_codes():
     assert out.returncode == 1
     data = json.loads(out.stdout)
     assert data["selected"] is None and {c["verdict"] for c in data["candidates"]} == {"disabled"}
+    assert {c["reasons"][0] for c in data["candidates"]} == {"disabled by --disabled"}
     out = run_cli("explain", "-k", "64", "-n", "8", "--capability", "nine")
     assert out.returncode == 2 and "cannot read 'nine' as a capability" in out.stderr
 
@@ -93,7 +99,8 @@ def test_demo_runs_and_reports():
 def test_demo_errors_are_one_line_with_the_exit_status_explain_uses():
     cases = [(("--tokens", "0"), 2, "mxfp8 demo: error: tokens must be at least 1, got 0"),
              (("--device", "foo"), 2, "mxfp8 demo: error: device 'foo' is not a torch device"),
-             (("--device", "cpu", "--kernels", "marlin"), 1, "mxfp8 demo: none of the forced kernels (marlin) can run")]
+             (("--device", "cpu", "--kernels", "marlin"), 1, "mxfp8 demo: none of the forced kernels (marlin) can run"),
+             (("--device", "cpu", "--kernels", "nope"), 2, "mxfp8 demo: error: --kernels names unknown kernel(s) 'nope'")]
     if not torch.cuda.is_available():
         cases.append((("--device", "cuda"), 2, "CUDA is not available here; use --device cpu"))
     for args, status, message in cases:

@@ -22,6 +22,7 @@ from mxfp8_core import (
     hookimpl,
     select_kernel,
 )
+from mxfp8_core.selection import argument_names
 
 CONFIG = Mxfp8LinearLayerConfig(256, 128)
 
@@ -123,6 +124,17 @@ def test_environment_overrides_match_the_arguments(registry, monkeypatch):
 def test_disabled_argument_reason_names_the_argument(registry):
     selection = select_kernel(CONFIG, capability=(9, 0), disabled="gpu", registry=registry)
     assert next(c for c in selection.candidates if c.name == "gpu").reasons == ("disabled by disabled=",)
+    # the command line names its options; a selection cached under those names is not
+    # handed to a caller of the Python API, nor the other way round
+    with argument_names("--kernels", "--disabled"):
+        named = select_kernel(CONFIG, capability=(9, 0), disabled="gpu", registry=registry)
+        with pytest.raises(UnknownKernelError, match=r"^--kernels names unknown kernel\(s\) 'nope'"):
+            select_kernel(CONFIG, kernels="nope", registry=registry)
+        with pytest.raises(ValueError, match=r"^--kernels names no kernel; leave it out for no override$"):
+            select_kernel(CONFIG, kernels=",", registry=registry)
+    assert next(c for c in named.candidates if c.name == "gpu").reasons == ("disabled by --disabled",)
+    again = select_kernel(CONFIG, capability=(9, 0), disabled="gpu", registry=registry)
+    assert again is selection
 
 
 @pytest.mark.parametrize(
