@@ -212,6 +212,17 @@ def test_importing_the_package_imports_no_torch():
     assert out.split() == ["False", "True", "True"]
 
 
+def test_every_public_name_is_documented():
+    """Each name the package exports appears, in backticks, in the README or the plugin guide."""
+    from pathlib import Path
+
+    import mxfp8_core
+
+    root = Path(__file__).resolve().parents[1]
+    docs = (root / "README.md").read_text() + (root / "docs" / "writing-a-plugin.md").read_text()
+    assert [name for name in mxfp8_core.__all__ if f"`{name}" not in docs] == []
+
+
 def test_a_plugin_with_one_invalid_kernel_is_skipped_whole(monkeypatch, caplog):
     monkeypatch.setenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", "1")
     from mxfp8_emulation import EmulationKernel
