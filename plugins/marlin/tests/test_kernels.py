@@ -514,6 +514,20 @@ def test_the_256_row_tile_runs_whole_within_one_wave_where_its_split_would_pass_
         assert cfg.strategy == "dequant"
 
 
+def test_the_128_row_tile_runs_past_one_wave_only_below_the_256_row_tiles_floor():
+    """Past one wave the table gives the 128-row tile only K below 768, where the 256-row tile
+    has fewer than PINGPONG_WHOLE_MIN_K_TILES K tiles (round 47 moved the rest)."""
+    past = []
+    for n in range(1024, 22017, 512):
+        for k in range(512, 16385, 512):
+            for m in (129, 192, 256, 384, 512, 640, 768, 1024, 1536, 2048, 4096):
+                cfg = configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True)
+                if cfg.strategy == "pingpong" and cfg.block_m == 128 and configs.work_units(m, n, k, cfg) > 132:
+                    past.append((n, k, m))
+    configs.choose.cache_clear()
+    assert past and {k for _, k, _ in past} == {512}
+
+
 def test_launches_under_half_a_wave_go_by_split_not_by_the_estimate_and_explicit_strategies_hold():
     whole = configs.choose(256, 4096, 256, 132, tile_k=256, wgmma=True)  # 64 programs
     assert whole.strategy == "pingpong" and whole.split_k == 1
