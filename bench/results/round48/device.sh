@@ -16,6 +16,11 @@
 #   ab_k512_dq: A the table, B dequantize + cuBLAS, eight launches at M = 192-640
 #   ab_k512_256: A the table, B the 256-row tile whole (PINGPONG_WHOLE_MIN_K_TILES=8, and
 #     PINGPONG_FILL_EXP=0 so that the fill rule keeps it), at the same eight
+# Split tails, past one wave: launch_fill charges the last wave's split tiles 1 / split of a
+# wave; rounds 45-46 fit 0.4 + 0.55 / split (configs.SPLIT_TAIL_WAVES, results/round48/README.md):
+#   ab_tail_dq: A the table (the 256-row tile with its last wave split in two, four or eight),
+#     B dequantize + cuBLAS, ten launches of 1.09-10.2 waves that the fitted cost sends to
+#     dequantize + cuBLAS and the table keeps
 # then the marlin GPU tests with the table at COMMIT.
 #   OUT=dir [STEP_UNTIL=seconds] [STEP_DIR=$OUT/pN] bash bench/results/round48/device.sh COMMIT [PART]
 set -uo pipefail
@@ -27,6 +32,8 @@ dq=3584x1024:640,3840x768:640,3072x1280:768,3584x1280:768,2560x7680:1024,2304x61
 dq+=,2560x3584:1024
 k512=32768x512:256,32768x512:512,16384x512:384,24576x512:192,14336x512:320,7168x512:640,10240x512:512
 k512+=,20480x512:256
+tail=1536x8960:3072,2560x5376:2048,3072x4864:1536,3072x6912:3072,3584x2816:1536,4096x2816:1280
+tail+=,4608x3840:1024,5120x2304:2048,8704x2304:2048,14336x2816:3072
 dequant="strategy='dequant'"
 case "$part" in
 1)
@@ -36,6 +43,7 @@ case "$part" in
     probe 30 ab_helddq_256 --a-table "PINGPONG_FILL_EXP=0.0" --b-choose --set "$dequant" --rounds 3 --cases "$dq"
     probe 30 ab_k512_dq --b-choose --set "$dequant" --rounds 3 --cases "$k512"
     probe 30 ab_k512_256 --b-table "PINGPONG_WHOLE_MIN_K_TILES=8,PINGPONG_FILL_EXP=0.0" --rounds 3 --cases "$k512"
+    probe 50 ab_tail_dq --b-choose --set "$dequant" --rounds 3 --cases "$tail"
     gpu_tests
     ;;
 *) echo "round 48 has no part $part"; exit 2 ;;

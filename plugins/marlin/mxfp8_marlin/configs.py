@@ -286,6 +286,11 @@ def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> boo
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
 
 
+# What a split tail costs, in waves: base + share / split (launch_fill). Round 48 holds out
+# (0.4, 0.55), fitted to rounds 45-46 (results/round48/README.md).
+SPLIT_TAIL_WAVES = (0.0, 1.0)
+
+
 def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     """The share of the GPU a pingpong launch keeps busy, for the crossover estimate: within
     one wave, its work units over the SMs; past one wave, 1, except for the 256-row tile
@@ -312,7 +317,8 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
         return 1.0
     tiles = output_tiles(m, n, cfg)
     if cfg.split_tail:  # at most 1 as tail_split splits (an override may split any tail)
-        return min(1.0, tiles / (whole_tiles(tiles, num_sms) + num_sms / cfg.split_k))
+        base, share = SPLIT_TAIL_WAVES
+        return min(1.0, tiles / (whole_tiles(tiles, num_sms) + num_sms * (base + share / cfg.split_k)))
     return min(1.0, tiles / num_sms / 2)
 
 
