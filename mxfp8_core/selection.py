@@ -127,6 +127,8 @@ _argument_names: ContextVar[tuple[str, str]] = ContextVar("mxfp8_argument_names"
 def argument_names(kernels: str, disabled: str) -> Iterator[None]:
     """Within the block, errors and verdicts name the ``kernels``/``disabled`` arguments
     so (e.g. ``--kernels``: the option the user typed)."""
+    if not (isinstance(kernels, str) and isinstance(disabled, str) and kernels and disabled):
+        raise TypeError(f"argument_names needs two non-empty strings, got {kernels!r}, {disabled!r}")
     token = _argument_names.set((kernels, disabled))
     try:
         yield

@@ -135,6 +135,10 @@ def test_disabled_argument_reason_names_the_argument(registry):
     assert next(c for c in named.candidates if c.name == "gpu").reasons == ("disabled by --disabled",)
     again = select_kernel(CONFIG, capability=(9, 0), disabled="gpu", registry=registry)
     assert again is selection
+    for bad in ((None, "--disabled"), ("--kernels", ""), ("--kernels", 5)):
+        with pytest.raises(TypeError, match="argument_names needs two non-empty strings"):
+            with argument_names(*bad):
+                pass
 
 
 @pytest.mark.parametrize(
