@@ -286,17 +286,33 @@ def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> boo
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
 
 
-# What a split tail costs, in waves: base + share / split (launch_fill). Round 48 holds out
-# (0.4, 0.55), fitted to rounds 45-46 (results/round48/README.md).
-SPLIT_TAIL_WAVES = (0.0, 1.0)
+# What a split tail costs, in waves: base + share / split (launch_fill): the last wave split
+# in two costs 0.675 of a wave, in four 0.54, not 1 / split (fitted to rounds 45-46's
+# fourteen split-tail launches, results/round48/README.md). Round 48 (held out, H100,
+# 3d2f404, ten launches of 1.09-10.2 waves, the 256-row tile / dequantize + cuBLAS, us): the
+# faster kind at 7 of 10 (1 / split: 4), the table's time 1.013 of the faster's (1 / split:
+# 1.035), squared log error of the estimated ratio 0.015 (0.081). Right at all seven under
+# 2.2 waves (4608x3840 M = 1024 72.0 / 66.0; 1536x8960 M = 3072 126.1 / 119.1); wrong at
+# the three from 2.4 waves, where both estimates put the two within 2% and the kernel ran
+# 2-7% faster (14336x2816 M = 3072 343.3 / 367.3): the full-wave estimate's error there,
+# not the tail's.
+SPLIT_TAIL_WAVES = (0.4, 0.55)
+# From this many waves of tiles on, the tail is charged 1 / split of a wave as before: at the
+# three split-tail launches measured there (round 45's 13824x3328 M = 1024 at 3.27 waves,
+# round 48's 8704x2304 M = 2048 at 4.12 and 14336x2816 M = 3072 at 10.2) the kernel ran
+# 4-25% faster than dequantize + cuBLAS, more than either cost said. Chosen on round
+# 48's data; the five launches of 2-3 waves measured went by the fitted cost (dequantize at
+# four, 3072x2560 M = 3072 81.2 / 73.5; the kernel 2% faster at 5120x2304 M = 2048 at 2.42).
+SPLIT_TAIL_FIT_WAVES = 3
 
 
 def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     """The share of the GPU a pingpong launch keeps busy, for the crossover estimate: within
     one wave, its work units over the SMs; past one wave, 1, except for the 256-row tile
     whose tiles fill the second wave partly (w waves of tiles, 1 < w < 2: w / 2), or whose
-    last wave runs split (``split_tail``: w / (whole waves + 1 / split)). Round 45 (H100,
-    732e5ed, us, 256 rows / dequantize + cuBLAS): 4096x1536 M = 1280 (1.21 waves) 40.2 / 34.6;
+    last wave runs split (``split_tail``: w / (whole waves + the tail's ``SPLIT_TAIL_WAVES``)).
+    Round 45 (H100, 732e5ed, us, 256 rows / dequantize + cuBLAS): 4096x1536 M = 1280 (1.21
+    waves) 40.2 / 34.6;
     6144x1024 M = 768 (1.09) 30.8 / 26.9; 3072x1536 M = 2048 (1.45) 40.4 / 37.7; split tails
     at 2.18 waves: 3072x2560 M = 3072 81.2 / 73.5, 3072x3072 M = 3072 94.3 / 85.5, which the
     full-wave estimate sent to the kernel. From two whole waves on, the kernel kept to that
@@ -307,7 +323,8 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     estimate: 7), the table's time 0.962 of the full-wave estimate's (geomean) and 1.016 of
     the faster's. Its misses: three whole launches of 1.52-1.70 waves that it sent to
     dequantize + cuBLAS, the 256-row tile 4-12% faster (3584x2048 M = 2048 50.2 / 56.2), and
-    two tails split in two that it kept, dequantize 2-5% faster (6144x2048 M = 768 44.7 / 42.4)."""
+    two tails split in two that it kept, dequantize 2-5% faster (6144x2048 M = 768 44.7 / 42.4),
+    since fixed by the split tail's cost (``SPLIT_TAIL_WAVES``, round 48)."""
     if num_sms < 1:
         raise ValueError(f"marlin: launch_fill needs num_sms >= 1 (got {num_sms})")
     units = work_units(m, n, k, cfg)
@@ -317,7 +334,7 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
         return 1.0
     tiles = output_tiles(m, n, cfg)
     if cfg.split_tail:  # at most 1 as tail_split splits (an override may split any tail)
-        base, share = SPLIT_TAIL_WAVES
+        base, share = SPLIT_TAIL_WAVES if tiles < SPLIT_TAIL_FIT_WAVES * num_sms else (0.0, 1.0)
         return min(1.0, tiles / (whole_tiles(tiles, num_sms) + num_sms * (base + share / cfg.split_k)))
     return min(1.0, tiles / num_sms / 2)
 

@@ -476,6 +476,15 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (5632, 2048, 1280, "pingpong"),  # 1.67 waves: 50.2 / 59.0
     (7168, 1536, 1024, "pingpong"),  # 1.70 waves: 40.4 / 49.5
     (2048, 5504, 4096, "pingpong"),  # 1.94 waves: 121.7 / 127.4
+    (6144, 2048, 768, "dequant"),  # 1.09 waves, a tail split in two: 44.7 / 42.4 (round 48's cost)
+    # round 48 (held out: a split tail's cost, SPLIT_TAIL_WAVES; 256 rows / dequantize + cuBLAS)
+    (4608, 3840, 1024, "dequant"),  # 1.09 waves, split in two: 72.0 / 66.0
+    (3072, 4864, 1536, "dequant"),  # 1.09 waves, split in four: 79.3 / 73.4
+    (1536, 8960, 3072, "dequant"),  # 1.09 waves, split in eight: 126.1 / 119.1
+    (3584, 2816, 1536, "dequant"),  # 1.27 waves, split in two: 57.3 / 54.2
+    (2560, 5376, 2048, "dequant"),  # 1.21 waves, split in four: 88.9 / 87.0
+    (8704, 2304, 2048, "pingpong"),  # 4.12 waves (SPLIT_TAIL_FIT_WAVES): 129.9 / 135.8
+    (14336, 2816, 3072, "pingpong"),  # 10.2 waves: 343.3 / 367.3
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
@@ -502,6 +511,14 @@ def test_the_strategy_measured_faster_where_the_crossover_estimate_was_refined(n
     (5120, 3072, 512, 256),  # 44.0 / 36.8 / 42.5
     (3072, 2048, 768, 0),  # 33.2 / 27.5 / 26.2
     (2304, 4096, 1024, 0),  # 49.0 / 45.5 / 38.7
+    # round 48 (held out)
+    (5888, 1024, 320, 256),  # 23.4 / 22.3
+    (3584, 1792, 640, 256),  # 33.5 / 25.3 / 25.9
+    (3840, 7680, 768, 256),  # 93.1 / 78.5 / 88.9
+    (3584, 7168, 768, 256),  # 87.0 / 72.9 / 80.1
+    (2816, 7168, 1024, 256),  # 87.3 / 73.0 / 74.1
+    (2304, 6144, 1024, 0),  # 65.7 / 62.8 / 53.7
+    (2560, 3584, 1024, 0),  # 48.3 / 40.9 / 39.5
 ])
 def test_the_256_row_tile_runs_whole_within_one_wave_where_its_split_would_pass_one(n, k, m, rows):
     """``pingpong_for`` judges the 256-row tile by a split within one wave (``choose``
