@@ -297,13 +297,16 @@ def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> boo
 # 2-7% faster (14336x2816 M = 3072 343.3 / 367.3): the full-wave estimate's error there,
 # not the tail's.
 SPLIT_TAIL_WAVES = (0.4, 0.55)
-# From this many waves of tiles on, the tail is charged 1 / split of a wave as before: at the
-# three split-tail launches measured there (round 45's 13824x3328 M = 1024 at 3.27 waves,
-# round 48's 8704x2304 M = 2048 at 4.12 and 14336x2816 M = 3072 at 10.2) the kernel ran
-# 4-25% faster than dequantize + cuBLAS, more than either cost said. Chosen on round
-# 48's data; the five launches of 2-3 waves measured went by the fitted cost (dequantize at
-# four, 3072x2560 M = 3072 81.2 / 73.5; the kernel 2% faster at 5120x2304 M = 2048 at 2.42).
-SPLIT_TAIL_FIT_WAVES = 3
+# From this many waves of tiles on, the tail is charged 1 / split of a wave as before. Round
+# 48 put the bound at three: every split-tail launch measured from three waves on had run the
+# kernel faster than dequantize + cuBLAS, more than either cost said. Round 49 (held out,
+# H100, e33b5ec, us, the 256-row tile / dequantize + cuBLAS): the kernel faster at all ten
+# launches of 3.03-11.2 waves, 1.5-9% less time (3584x5632 M = 4096 216.5 / 237.7), and at five of
+# the seven of 2.12-2.42 waves that the fitted cost had sent to dequantize + cuBLAS (7168x2048
+# M = 1280 66.9 / 70.6; 2560x8192 M = 4096 221.0 / 229.1), so the bound moved to two (the
+# README's rule, written before the run). Over the 44 split-tail launches of rounds 45-49 the
+# table then picks the faster kind at 40 (three waves: 37; no bound: 25; 1 / split: 32).
+SPLIT_TAIL_FIT_WAVES = 2
 
 
 def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
@@ -377,7 +380,35 @@ def pingpong_for(m: int, n: int, k: int, num_sms: int) -> Config | None:
     min_k_tiles = PINGPONG_SHARED_PADDED_MIN_K_TILES if padded else PINGPONG_SHARED_MIN_K_TILES
     if split > 2 and k_tiles >= min_k_tiles and shares_fit(m, n, k, replace(PINGPONG_256, split_k=split), num_sms):
         return PINGPONG_256  # choose gives it the shared fix-up
+    if (split == 1 and k_tiles >= PINGPONG_WAVES_MIN_K_TILES and fewer_waves_256(m, n, num_sms)
+            and not dequant_faster(m, k, launch_fill(m, n, k, PINGPONG_256, num_sms))):
+        return PINGPONG_256  # where choose's fill rule keeps it (else dequantize + cuBLAS)
     return PINGPONG_128
+
+
+# From this many K tiles (K = 512) to PINGPONG_WHOLE_MIN_K_TILES, where both tiles run past one
+# wave, the 256-row tile where its waves take less time than the 128-row tile's
+# (``fewer_waves_256``), a wave of 256-row tiles taking TILE256_WAVE_COST of a 128-row one.
+# Fitted to round 48's eight launches at K = 512 (H100, 3d2f404, us, 128 rows / 256 rows):
+# 32768x512 M = 256 25.8 / 21.8 and M = 512 43.8 / 35.2; at the other six the 128-row tile
+# was the faster or within 1.5% (24576x512 M = 192 21.1 / 24.2). Round 49 (held out, e33b5ec;
+# the rule and its predictions written before the run): the faster tile at eight of nine, and
+# 0.6% off at the ninth (32768x512 M = 384 34.8 / 34.6, 6.2 against 6 waves: the 128-row
+# tile). The 256-row tile took 10-19% less time at the five it gets (65536x512 M = 256 44.0 /
+# 35.7; 16384x512 M = 512 26.1 / 21.6; 32768x512 M = 640 52.7 / 47.6); dequantize + cuBLAS
+# was slower than both at all nine. Not measured below K = 512, where the 128-row tile stays;
+# nor where choose's fill rule would send the 256-row tile to dequantize + cuBLAS (at K = 512
+# that lost to the table's tile at 15 of 17 launches, rounds 48-49): the 128-row tile stays.
+PINGPONG_WAVES_MIN_K_TILES = 8
+TILE256_WAVE_COST = 1.55
+
+
+def fewer_waves_256(m: int, n: int, num_sms: int) -> bool:
+    """Whether, both past one wave, the 256-row tile's waves of tiles (rounded up, each
+    ``TILE256_WAVE_COST`` of a 128-row wave) take less time than the 128-row tile's."""
+    waves_256 = -(-output_tiles(m, n, PINGPONG_256) // num_sms)
+    waves_128 = -(-output_tiles(m, n, PINGPONG_128) // num_sms)
+    return waves_256 > 1 and TILE256_WAVE_COST * waves_256 < waves_128
 
 
 # The shared fix-up (Config.shared_fixup) for every pingpong tile split in more than two where
