@@ -313,7 +313,8 @@ def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:
     """The share of the GPU a pingpong launch keeps busy, for the crossover estimate: within
     one wave, its work units over the SMs; past one wave, 1, except for the 256-row tile
     whose tiles fill the second wave partly (w waves of tiles, 1 < w < 2: w / 2), or whose
-    last wave runs split (``split_tail``: w / (whole waves + the tail's ``SPLIT_TAIL_WAVES``)).
+    last wave runs split (``split_tail``: w / (whole waves + the tail's cost in waves,
+    ``SPLIT_TAIL_WAVES`` under ``SPLIT_TAIL_FIT_WAVES`` waves of tiles, else 1 / split)).
     Round 45 (H100, 732e5ed, us, 256 rows / dequantize + cuBLAS): 4096x1536 M = 1280 (1.21
     waves) 40.2 / 34.6;
     6144x1024 M = 768 (1.09) 30.8 / 26.9; 3072x1536 M = 2048 (1.45) 40.4 / 37.7; split tails
