@@ -304,9 +304,17 @@ SPLIT_TAIL_WAVES = (0.4, 0.55)
 # launches of 3.03-11.2 waves, 1.5-9% less time (3584x5632 M = 4096 216.5 / 237.7), and at five of
 # the seven of 2.12-2.42 waves that the fitted cost had sent to dequantize + cuBLAS (7168x2048
 # M = 1280 66.9 / 70.6; 2560x8192 M = 4096 221.0 / 229.1), so the bound moved to two (the
-# README's rule, written before the run). Over the 44 split-tail launches of rounds 45-49 the
-# table then picks the faster kind at 40 (three waves: 37; no bound: 25; 1 / split: 32).
-SPLIT_TAIL_FIT_WAVES = 2
+# README's rule, written before the run). Round 50 (held out, bf46a17): from two waves, the
+# kernel the faster at six of ten launches of 2.12-2.42 waves (3584x4608 M = 2560 127.0 /
+# 131.6; dequantize 2-4% faster at four: 6144x2304 M = 1536 75.6 / 72.5), so that stayed; but
+# at all five launches of 1.45 waves (60 tail tiles split in two), where the fitted cost sent
+# the table to dequantize + cuBLAS, the kernel took 1-7% less time (2048x9216 M = 3072 153.2
+# / 164.1; 1536x14336 M = 4096 228.7 / 244.0), so the bound moved to 1.4 waves, below them
+# (the README's rule: the table changes if the kernel wins all five; the value chosen on
+# these). The fitted cost now covers the launches it was fitted to, small tails of 1.09-1.3
+# waves. Over the 59 split-tail launches of rounds 45-50 the table picks the faster kind at 52
+# (two waves: 46; three: 41; 1 / split everywhere: 43).
+SPLIT_TAIL_FIT_WAVES = 1.4
 
 
 def launch_fill(m: int, n: int, k: int, cfg: Config, num_sms: int) -> float:

@@ -495,6 +495,13 @@ def test_table_splits_k_as_the_launch_does_and_shares_only_where_it_can():
     (5120, 5120, 2560, "pingpong"),  # 3.03 waves, split in four: 186.5 / 202.8
     (3584, 5632, 4096, "pingpong"),  # 3.39 waves: 216.5 / 237.7
     (18944, 2048, 2560, "pingpong"),  # 11.2 waves: 267.7 / 293.6
+    # round 50 (held out: the bound at two waves; moved to 1.4 on the five of 1.45 waves)
+    (2048, 9216, 3072, "pingpong"),  # 1.45 waves: 153.2 / 164.1
+    (1536, 14336, 4096, "pingpong"),  # 1.45 waves: 228.7 / 244.0
+    (3072, 2560, 2048, "pingpong"),  # 1.45 waves: 53.4 / 55.3
+    (3072, 2048, 2048, "pingpong"),  # 1.45 waves: 45.9 / 46.6 (round 49)
+    (3584, 4608, 2560, "pingpong"),  # 2.12 waves, split in four: 127.0 / 131.6
+    (2560, 11008, 4096, "pingpong"),  # 2.42 waves: 294.3 / 307.8
     # round 34 part 2, M = 129-256 at small K (the Triton GEMM / dequantize + cuBLAS)
     (4096, 128, 256, "dequant"),  # 20.2 / 9.7
     (8192, 64, 192, "dequant"),  # 11.0 / 9.7
