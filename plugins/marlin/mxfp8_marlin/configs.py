@@ -415,6 +415,8 @@ TILE256_WAVE_COST = 1.55
 def fewer_waves_256(m: int, n: int, num_sms: int) -> bool:
     """Whether, both past one wave, the 256-row tile's waves of tiles (rounded up, each
     ``TILE256_WAVE_COST`` of a 128-row wave) take less time than the 128-row tile's."""
+    if num_sms < 1:
+        raise ValueError(f"marlin: fewer_waves_256 needs num_sms >= 1 (got {num_sms})")
     waves_256 = -(-output_tiles(m, n, PINGPONG_256) // num_sms)
     waves_128 = -(-output_tiles(m, n, PINGPONG_128) // num_sms)
     return waves_256 > 1 and TILE256_WAVE_COST * waves_256 < waves_128

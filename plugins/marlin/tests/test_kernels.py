@@ -570,6 +570,11 @@ def test_at_k_512_the_tile_with_fewer_waves_runs(n, m, rows):
     assert (cfg.strategy, cfg.block_m, cfg.split_k, cfg.persistent) == ("pingpong", rows, 1, True)
 
 
+def test_fewer_waves_256_refuses_a_gpu_without_sms():
+    with pytest.raises(ValueError, match=r"fewer_waves_256 needs num_sms >= 1 \(got 0\)"):
+        configs.fewer_waves_256(256, 32768, 0)
+
+
 def test_the_128_row_tile_runs_past_one_wave_only_below_the_256_row_tiles_floor():
     """Past one wave the table gives the 128-row tile only K below 768, where the 256-row tile
     has fewer than PINGPONG_WHOLE_MIN_K_TILES K tiles (round 47 moved the rest)."""
