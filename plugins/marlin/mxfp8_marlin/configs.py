@@ -273,14 +273,29 @@ TILE128_MIN_K = 1024
 DEQUANT_MIN_K = 64
 
 
-def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256) -> bool:
+# PINGPONG_COST's b / K where the 256-row tile runs whole within one wave (one tile an SM).
+# There the kernel ran at about 1 / fill ** PINGPONG_FILL_EXP over cuBLAS at small K as at large,
+# not the more b / K adds: rounds 45-48 (H100, us, the 256-row tile / dequantize + cuBLAS /
+# cuBLAS): 3584x1280 M = 768 (0.64 of a wave) 20.6 / 22.8 / 16.5, 1.25x where the estimate
+# with b gives 1.54x; 3840x768 M = 640 15.8 / 17.1 / 12.0 (1.32x against 1.62x); 5120x1024
+# M = 768 (0.91) 1.05x against 1.29x. Over the 58 such launches of rounds 34-50 the
+# least-squares b is 60 (squared log error 0.36; b = 220 0.58), over the 16 at K <= 2048 it is
+# 50 (0.21; 0.40): results/round51/fit_one_wave.txt. A fit, so it waits for a held-out round
+# (results/round51/README.md); until then the table keeps b here.
+ONE_WAVE_K_COST = 220.0
+
+
+def dequant_faster(m: int, k: int, fill: float = 1.0, block_m: int = 256, one_wave: bool = False) -> bool:
     """Whether dequantize + cuBLAS is estimated faster than the pingpong kernel with tiles of
     ``block_m`` rows where its programs fill ``fill`` (0 < fill <= 1) of one wave. Only the
     128-row tile adds ``TILE128_COST``; any other ``block_m`` (an override ``run_gemm`` will
-    refuse, which ``choose`` still returns) gets the 256-row tile's estimate."""
+    refuse, which ``choose`` still returns) gets the 256-row tile's estimate. ``one_wave``:
+    the launch's programs all fit one wave (the 256-row tile then takes ``ONE_WAVE_K_COST``)."""
     if not (m > 0 and k > 0 and 0 < fill <= 1):
         raise ValueError(f"marlin: dequant_faster needs m, k > 0 and 0 < fill <= 1 (got m={m}, k={k}, fill={fill})")
     a, b = PINGPONG_COST
+    if one_wave and block_m == 256:
+        b = ONE_WAVE_K_COST
     if block_m == 128 and k >= TILE128_MIN_K:
         a += TILE128_COST
     return (1 + a + b / k) / fill ** PINGPONG_FILL_EXP >= 1 + DEQUANT_COST / m
@@ -662,7 +677,8 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
         cfg = replace(cfg, shared_fixup=True)
     if cfg.strategy == "pingpong" and "strategy" not in dict(overrides) and not splits_256(cfg):
         fill = launch_fill(m, n, k, cfg, num_sms)
-        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, fill, cfg.block_m):
+        one_wave = work_units(m, n, k, cfg) <= num_sms
+        if fill >= PINGPONG_FILL_MIN and dequant_faster(m, k, fill, cfg.block_m, one_wave):
             # less than one wave or a partly filled second one (PINGPONG_FILL_EXP), or the
             # 128-row tile (TILE128_COST): the 256-row tile at full waves pingpong_for has checked
             return Config("dequant")

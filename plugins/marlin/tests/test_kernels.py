@@ -604,6 +604,35 @@ def test_launches_under_half_a_wave_go_by_split_not_by_the_estimate_and_explicit
     assert configs.choose(6144, 4096, 4096, 132, tile_k=512, wgmma=True).strategy == "dequant"
 
 
+def test_one_wave_k_cost_is_the_256_row_tiles_k_term_within_one_wave_only(monkeypatch):
+    """ONE_WAVE_K_COST (round 51's probe sets it to 0) replaces PINGPONG_COST's b only for the
+    256-row tile whole within one wave; until a round changes it, it is b, and the table with it."""
+    assert configs.ONE_WAVE_K_COST == configs.PINGPONG_COST[1]
+
+    def kind(m, n, k):
+        cfg = configs.choose(m, n, k, 132, tile_k=packing.tile_k(k), wgmma=True)
+        return cfg.strategy, cfg.block_m, cfg.split_k
+
+    # 3584x1280 M = 768: 0.64 of a wave (round 48: the tile 20.6 us, dequantize + cuBLAS 22.8)
+    under = (768, 3584, 1280)
+    # where b = 0 would run the kernel but ONE_WAVE_K_COST is not theirs: 1024x768 M = 768, the
+    # 128-row tile at 0.73 of a wave; 3072x2048 M = 2304, 1.64 waves of 256-row tiles (fill
+    # 0.82); 4096x4096 M = 6144, full waves (pingpong_for's check)
+    others = [(768, 1024, 768), (2304, 3072, 2048), (6144, 4096, 4096)]
+    before = [kind(*launch) for launch in [under, *others]]
+    assert [strategy for strategy, _, _ in before] == ["dequant"] * 4
+    monkeypatch.setattr(configs, "ONE_WAVE_K_COST", 0.0)
+    configs.choose.cache_clear()
+    try:
+        assert kind(*under) == ("pingpong", 256, 1)
+        assert [kind(*launch) for launch in others] == before[1:]
+        assert configs.dequant_faster(768, 768, 0.73, 128, one_wave=True)  # the 128-row tile keeps b
+        assert not configs.dequant_faster(768, 768, 0.73, 256, one_wave=True)
+        assert configs.dequant_faster(768, 768, 0.73, 256, one_wave=False)
+    finally:
+        configs.choose.cache_clear()
+
+
 @pytest.mark.parametrize("tiles,k_tiles,split", [
     (448, 64, 2),  # 14336x4096 at M = 1024: 3 waves and 52 tiles; 104 programs fit a wave, 208 do not
     (140, 64, 4),  # 8 tiles left: split while each keeps 16 K tiles
