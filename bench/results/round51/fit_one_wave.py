@@ -4,9 +4,9 @@ within one wave (0.5-1 of a wave, ``configs.launch_fill``), its time over cuBLAS
 against the fill estimate ``(1 + a + b / K) / fill ** PINGPONG_FILL_EXP`` with the table's
 b (``PINGPONG_COST``) and with b = 0; the least-squares b; the table's choice over every launch
 of those rounds with ``ONE_WAVE_K_COST`` at the table's b and at 0 (in-sample); then, for each
-launch of round 51's ``device.sh``, the A and B configs its probes will run and, within one
-wave, which of the two the estimate with b = 0 puts ahead, and the kind the table would run
-with b = LEAST_SQUARES_B.
+launch of round 51's ``device.sh``, the A and B configs its probes will run; where B runs
+within one wave, which of the two its estimate with b = 0 puts ahead; and the kind the table
+would run with ``ONE_WAVE_K_COST = LEAST_SQUARES_B``.
 
     .venv/bin/python bench/results/round51/fit_one_wave.py > bench/results/round51/fit_one_wave.txt
 """
@@ -113,19 +113,22 @@ def main() -> None:
         right, total, over = table_score(times, constants)
         print(f"{label}: the faster kind at {right} of {total}; time {over:.4f} of the faster's")
 
-    print("\n# Round 51's launches: A the table, B with --b-table; est: the fill estimate with b = 0 "
-          "over dequantize + cuBLAS's (1 + DEQUANT_COST / M); below 1 the 256-row tile is put ahead")
+    print("\n# Round 51's launches: A the table, B with --b-table; est (where B runs within one wave): B's "
+          "fill estimate with b = 0 over dequantize + cuBLAS's (1 + DEQUANT_COST / M), below 1 B is put "
+          f"ahead; b = {LEAST_SQUARES_B:g}: the kind the table runs with ONE_WAVE_K_COST = {LEAST_SQUARES_B:g}")
     for name, spec, cases in device_cases():
         print(f"## {name} (--b-table {spec})")
-        print(f"| N x K, M | fill (256 rows) | A | B | est | b = {LEAST_SQUARES_B:g} |")
+        print(f"| N x K, M | B's fill | A | B | est | b = {LEAST_SQUARES_B:g} |")
         print("|---|---|---|---|---|---|")
         for n, k, m in cases:
             a = configs.choose(m, n, k, SMS, tile_k=tile_k(k), wgmma=True)
             with table_constants(parse_constants(spec, "--b-table")):
                 b = configs.choose(m, n, k, SMS, tile_k=tile_k(k), wgmma=True)
-            fill = configs.launch_fill(m, n, k, configs.PINGPONG_256, SMS)
-            one_wave = configs.work_units(m, n, k, configs.PINGPONG_256) <= SMS
-            est = f"{1 / fill ** configs.PINGPONG_FILL_EXP / (1 + configs.DEQUANT_COST / m):.3f}" if one_wave else ""
+            fill = configs.launch_fill(m, n, k, b, SMS)
+            est = ""
+            if configs.work_units(m, n, k, b) <= SMS:  # B within one wave: its estimate with b = 0
+                a128 = configs.TILE128_COST if b.block_m == 128 and k >= configs.TILE128_MIN_K else 0.0
+                est = f"{(1 + a128) / fill ** configs.PINGPONG_FILL_EXP / (1 + configs.DEQUANT_COST / m):.3f}"
             with table_constants({"ONE_WAVE_K_COST": float(LEAST_SQUARES_B)}):
                 fit = kind(configs.choose(m, n, k, SMS, tile_k=tile_k(k), wgmma=True).describe())
             print(f"| {n}x{k}, {m} | {fill:.2f} | {a.describe()} | {b.describe()} | {est} | {fit} |")
