@@ -31,6 +31,15 @@ STRATEGIES = ("fused", "wgmma", "pingpong", "gemv", "dequant")
 # hardware convert (sm_89+), the packed PTX bit trick (GPU only)
 DECODES = ("bits", "cvt", "asm")
 _COUNTS = ("block_m", "block_n", "block_k", "split_k", "group_n", "num_warps", "num_stages")
+_TILES = ("block_m", "block_n", "block_k")  # tl.arange extents: powers of two
+_FLAGS = ("swap", "overlap", "split_tail", "persistent", "shared_fixup", "k_pairs")
+
+
+def _count_ok(field: str, value: object) -> bool:
+    """Whether ``value`` can be Config's ``field`` (one of ``_COUNTS``)."""
+    if type(value) is not int or value < 1:
+        return False
+    return field not in _TILES or (value & (value - 1) == 0 and (field != "block_k" or value >= BLOCK))
 
 
 @dataclass(frozen=True)
@@ -76,11 +85,17 @@ class Config:
             raise ValueError(f"marlin: Config.strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
         if self.decode is not None and self.decode not in DECODES:
             raise ValueError(f"marlin: Config.decode must be one of {', '.join(DECODES)} or None (got {self.decode!r})")
-        bad = [f"{f}={getattr(self, f)!r}" for f in _COUNTS if type(getattr(self, f)) is not int or getattr(self, f) < 1]
-        bad += [f"{f}={getattr(self, f)!r}" for f in ("split_skew", "chunk_mb") if not getattr(self, f) >= 0]
+        # A float or an odd tile size had failed inside Triton ("arange's range must be a power
+        # of 2"), and a truthy string ("False") set a mode.
+        bad = [f"{f}={getattr(self, f)!r}" for f in _COUNTS if not _count_ok(f, getattr(self, f))]
+        bad += [f"split_skew={self.split_skew!r}"] if type(self.split_skew) is not int or self.split_skew < 0 else []
+        if type(self.chunk_mb) not in (int, float) or not 0 <= self.chunk_mb < math.inf:
+            bad.append(f"chunk_mb={self.chunk_mb!r}")
+        bad += [f"{f}={getattr(self, f)!r}" for f in _FLAGS if type(getattr(self, f)) is not bool]
         if bad:
-            raise ValueError(f"marlin: Config needs {', '.join(_COUNTS)} >= 1 (integers) and split_skew, chunk_mb "
-                             f">= 0 (got {', '.join(bad)})")
+            raise ValueError(f"marlin: Config needs {', '.join(_COUNTS)} >= 1 (integers; {', '.join(_TILES)} powers "
+                             f"of two, block_k from {BLOCK}), split_skew >= 0 (an integer), chunk_mb >= 0 (finite) "
+                             f"and {', '.join(_FLAGS)} True or False (got {', '.join(bad)})")
 
     def describe(self) -> str:
         if self.strategy == "dequant":
@@ -568,9 +583,13 @@ def m_bucket(m: int) -> int:
 
 
 def fit_block_k(k: int, block_k: int) -> int:
-    """The largest power-of-two multiple of 32 that is <= block_k and divides k."""
-    bk = block_k
-    while bk > BLOCK and k % bk:
+    """The largest power-of-two multiple of 32 that is <= block_k and divides k (a multiple
+    of 32)."""
+    if k < BLOCK or k % BLOCK or block_k < BLOCK:
+        raise ValueError(f"marlin: fit_block_k needs k a positive multiple of {BLOCK} and block_k >= {BLOCK} "
+                         f"(got k={k}, block_k={block_k})")
+    bk = 1 << (block_k.bit_length() - 1)  # 96 had given 24
+    while k % bk:
         bk //= 2
     return bk
 
@@ -605,9 +624,12 @@ def persistent_fits(k_tiles: int, split: int, stages: int, skew: int = 0) -> boo
     return k_tiles % step == 0 and -(-k_tiles // split) % step == 0 and skew % step == 0
 
 
+GEMV_ROWS = 4  # the CUDA-core kernel's accumulators: activation rows a launch at most
+
+
 def gemv_block_m(m: int) -> int:
-    """Activation rows per launch of the CUDA-core kernel (1, 2 or 4)."""
-    return 1 if m <= 1 else 2 if m == 2 else 4
+    """Activation rows per launch of the CUDA-core kernel (1, 2 or ``GEMV_ROWS``)."""
+    return 1 if m <= 1 else 2 if m == 2 else GEMV_ROWS
 
 
 def chunk_rows(cfg: Config, n: int, k: int) -> int:
@@ -626,6 +648,9 @@ def choose(m: int, n: int, k: int, num_sms: int, overrides: tuple = (), *, tile_
     weight packed in tiles ``tile_k`` wide (a kernel's K tile divides it); ``wgmma``: the
     Gluon kernel is enabled and can run here (``kernel.GLUON``, ``kernel.wgmma_ready``).
     ``overrides`` is a tuple of ``(field, value)`` pairs (benchmarks and tests)."""
+    if not all(type(v) is int and v >= 1 for v in (m, n, k, num_sms)):  # m = 0 had hit log2's domain
+        raise ValueError(f"marlin: choose needs integers m, n, k, num_sms >= 1 (got m={m!r}, n={n!r}, k={k!r}, "
+                         f"num_sms={num_sms!r})")
     bucket = m_bucket(m)
     waves, cfg = next((w, c) for bound, w, c in _TABLE if bound == bucket)
     min_k_tiles = 2

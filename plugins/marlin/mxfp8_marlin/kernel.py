@@ -223,7 +223,7 @@ def default_decode(device: torch.device, interpret: bool, cfg: configs.Config, a
 # Config fields that only some strategies read, and those strategies: a config setting
 # one for another strategy is refused rather than silently ignored.
 _MODES = {"split_tail": ("wgmma", "pingpong"), "split_skew": ("wgmma", "pingpong"), "persistent": ("pingpong",),
-          "shared_fixup": ("pingpong",), "k_pairs": ("gemv",)}
+          "shared_fixup": ("pingpong",), "k_pairs": ("gemv",), "chunk_mb": ("dequant",), "overlap": ("dequant",)}
 
 
 def run_gemm(
@@ -247,10 +247,17 @@ def run_gemm(
         )
     if decode is not None and decode not in DECODES:  # Config checks its own decode
         raise ValueError(f"marlin: decode must be one of {', '.join(DECODES)} or None (got {decode!r})")
+    if x.dim() != 2 or q.dim() != 3:
+        raise ValueError(f"marlin: run_gemm takes x [M, K] and the packed weight [K/TK, NP, TK] (got x "
+                         f"{tuple(x.shape)}, weight {tuple(q.shape)})")
     m, k = x.shape
     n = rs.shape[0]
     tk = q.shape[2]
+    if k != q.shape[0] * tk:  # the kernels would read past the weight's end (or stop short of x's)
+        raise ValueError(f"marlin: x has K = {k} columns but the packed weight has K = {q.shape[0] * tk}")
     device = x.device
+    if m == 0:
+        return torch.empty((0, n), dtype=out_dtype, device=device)
     wgmma = GLUON and wgmma_ready(device, kern.INTERPRET)
     cfg = config or configs.choose(m, n, k, num_sms(device), tile_k=tk, wgmma=wgmma)
     if config is None and cfg.strategy == "dequant" and out_dtype != x.dtype:
@@ -263,6 +270,12 @@ def run_gemm(
             kind = "strategies" if len(strategies) > 1 else "strategy"
             raise ValueError(f"marlin: {mode} is a mode of the {names} {kind} (got {cfg.describe()}); "
                              f"the others ignore it")
+    if cfg.overlap and not cfg.chunk_mb:
+        raise ValueError("marlin: overlap overlaps the dequantization of chunks: it needs chunk_mb > 0")
+    if cfg.strategy == "gemv" and (cfg.block_m > configs.GEMV_ROWS or cfg.split_k != 1):
+        # the kernel keeps GEMV_ROWS accumulators: rows past them had been left unwritten
+        raise ValueError(f"marlin: the gemv kernel runs 1-{configs.GEMV_ROWS} rows a launch and no split-K (got "
+                         f"block_m={cfg.block_m}, split_k={cfg.split_k})")
     if config is not None and cfg.strategy != "dequant":  # choose() already fits its configs to the layout
         cfg = replace(cfg, block_k=configs.fit_block_k(tk, cfg.block_k))  # a K tile within one column block
         if q.shape[1] % cfg.block_n:  # the kernels read whole tiles of the padded rows

@@ -20,7 +20,8 @@ uint8`` (E8M0) it makes, with ``NP`` = N rounded up to a multiple of ``PAD_N`` a
   ``rowmax = 0`` gives the subnormal ``2**-127``).
 
 so that ``W[n, k] = e4m3(q[k // TK, n, stored(k) % TK]) * 2**-d[k // 32, n] * rs[n]`` exactly
-equals ``dequantize_mxfp8(weight, weight_scale)`` in float32. ``TK`` and ``NP`` are read
+equals ``dequantize_mxfp8(weight, weight_scale)`` in float32 (but for blocks more than about
+2**126 below their row's largest, which underflow to 0). ``TK`` and ``NP`` are read
 back from the tensors' shapes, so the kernels need no other record of the layout.
 
 Within an MX block the bytes are stored in the order the Hopper kernels' decode reads them:
@@ -35,6 +36,8 @@ kernels reorder their tiles (``_triton.in_k_order``) or read the activations in 
 from __future__ import annotations
 
 import torch
+
+from mxfp8_core.format import SCALE_NAN, check_mxfp8_pair
 
 from .configs import BLOCK, fit_block_k
 
@@ -70,18 +73,22 @@ def tile_k(k: int, requested: int | None = None) -> int:
 
 
 def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | None = None) -> dict[str, torch.Tensor]:
-    """The marlin layout of an MXFP8 weight (``tile``: the column-block width, see
-    :func:`tile_k`). Raises ``ValueError`` (and changes nothing) when the weight holds
-    NaN bytes, which no finite dequantization can represent."""
+    """The marlin layout of an MXFP8 weight ``[N, K]`` and its scales ``[N, K/32]`` (``tile``:
+    the column-block width, see :func:`tile_k`). Raises ``ValueError`` (and changes nothing)
+    when they are not such a pair, or hold NaN bytes, which no finite dequantization can
+    represent."""
+    check_mxfp8_pair(weight, weight_scale, "marlin: pack_weights")  # a wrong scale shape had been broadcast
+    if weight.dim() != 2:
+        raise ValueError(f"marlin: pack_weights takes a weight [N, K] (got {tuple(weight.shape)})")
     n, k = weight.shape
     tk = tile_k(k, tile)
     q = weight.view(torch.uint8)
-    nan_rows = ((q & E4M3_NAN_MASK) == E4M3_NAN_MASK).any(dim=1).nonzero().flatten()
-    if nan_rows.numel():
-        raise ValueError(
-            f"marlin: layer.weight holds e4m3 NaN bytes (0x7F/0xFF) in {nan_rows.numel()} row(s), first "
-            f"row {int(nan_rows[0])}; the checkpoint is corrupt or was quantized from non-finite weights"
-        )
+    for what, nan in (("layer.weight holds e4m3 NaN bytes (0x7F/0xFF)", (q & E4M3_NAN_MASK) == E4M3_NAN_MASK),
+                      ("layer.weight_scale holds NaN scale bytes (0xFF)", weight_scale == SCALE_NAN)):
+        nan_rows = nan.any(dim=1).nonzero().flatten()
+        if nan_rows.numel():
+            raise ValueError(f"marlin: {what} in {nan_rows.numel()} row(s), first row {int(nan_rows[0])}; the "
+                             f"checkpoint is corrupt or was quantized from non-finite weights")
     scale = weight_scale.to(torch.int32)
     row_max = scale.amax(dim=1, keepdim=True)  # [N, 1]
     padded_n = -(-n // PAD_N) * PAD_N
@@ -98,7 +105,8 @@ def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | N
 
 
 def unpack_weights(q: torch.Tensor, d: torch.Tensor, row_scale: torch.Tensor) -> torch.Tensor:
-    """The float32 weight ``[N, K]`` the packed tensors stand for (tests and the CPU fallback)."""
+    """The float32 weight ``[N, K]`` the packed tensors stand for (tests). Blocks more than
+    about 2**126 below their row's largest underflow to 0, as in the kernels."""
     n = row_scale.shape[0]
     blocks, _, tk = q.shape
     k = blocks * tk

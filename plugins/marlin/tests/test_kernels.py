@@ -679,6 +679,12 @@ def test_row_split_sends_a_few_rows_past_whole_256_row_tiles_to_a_launch_of_thei
     (dict(strategy="wgmma", split_skew=-2), r"\(got split_skew=-2\)"),
     (dict(strategy="dequant", chunk_mb=float("nan")), r"\(got chunk_mb=nan\)"),
     (dict(strategy="fused", decode="bit"), "decode must be one of bits, cvt, asm or None \\(got 'bit'\\)"),
+    # these had failed inside Triton ("arange's range must be a power of 2") or at the launch
+    (dict(strategy="fused", block_k=96, block_m=24), r"\(got block_m=24, block_k=96\)"),
+    (dict(strategy="gemv", block_k=16), r"\(got block_k=16\)"),
+    (dict(strategy="dequant", chunk_mb=float("inf")), r"\(got chunk_mb=inf\)"),
+    # a truthy string had set the mode, a fraction of a K tile had been a skew
+    (dict(strategy="pingpong", split_skew=1.5, persistent="False"), r"\(got split_skew=1.5, persistent='False'\)"),
 ])
 def test_config_refuses_fields_no_kernel_can_run(fields, message):
     """A misspelled strategy had run the Triton GEMM, and split_k = 0 had returned the
@@ -686,6 +692,50 @@ def test_config_refuses_fields_no_kernel_can_run(fields, message):
     decode (refused before only when a launch read it)."""
     with pytest.raises(ValueError, match=message):
         Config(**fields)
+
+
+def test_fit_block_k_keeps_to_powers_of_two_that_divide_k():
+    assert [configs.fit_block_k(k, bk) for k, bk in ((512, 96), (4096, 256), (96, 512), (160, 128))] == [64, 256, 32, 32]
+    for k, bk in ((48, 256), (0, 256), (512, 16)):
+        with pytest.raises(ValueError, match="fit_block_k needs k a positive multiple of 32 and block_k >= 32"):
+            configs.fit_block_k(k, bk)
+
+
+@pytest.mark.parametrize("args", [(0, 64, 128, 132), (-3, 64, 128, 132), (4, 0, 128, 132), (4, 64, 128, 0),
+                                  (4.0, 64, 128, 132)])
+def test_choose_refuses_shapes_no_launch_has(args):
+    with pytest.raises(ValueError, match="choose needs integers m, n, k, num_sms >= 1"):
+        configs.choose(*args, tile_k=128)
+
+
+def test_run_gemm_refuses_an_input_of_another_k_and_returns_no_rows_for_m_0():
+    """x with fewer columns than the packed weight had been multiplied by part of it, and
+    with more, the kernels had read past the weight's end."""
+    layer, _, _ = processed(40, 128, torch.bfloat16)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16)
+    for k in (64, 256):
+        with pytest.raises(ValueError, match=f"x has K = {k} columns but the packed weight has K = 128"):
+            run_gemm(x_for((3, k), torch.bfloat16), *args)
+    with pytest.raises(ValueError, match=r"takes x \[M, K\] and the packed weight"):
+        run_gemm(x_for((2, 3, 128), torch.bfloat16), *args)
+    y = run_gemm(x_for((0, 128), torch.bfloat16), *args)  # had hit log2's domain in choose
+    assert y.shape == (0, 40) and y.dtype == torch.bfloat16
+
+
+def test_gemv_and_dequant_fields_are_refused_where_they_would_be_ignored_or_overrun():
+    layer, _, _ = processed(40, 96, torch.bfloat16)
+    x = x_for((8, 96), torch.bfloat16)
+    args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.bfloat16)
+    for cfg in (Config("gemv", block_m=8, block_n=4, block_k=32), Config("gemv", block_m=4, block_n=4, split_k=4)):
+        # block_m 8: rows 4-7 of each launch had been left as torch.empty made them
+        with pytest.raises(ValueError, match="gemv kernel runs 1-4 rows a launch and no split-K"):
+            run_gemm(x, *args, config=cfg)
+    for strategy in ("fused", "gemv", "wgmma", "pingpong"):
+        for fields, mode in ((dict(chunk_mb=8), "chunk_mb"), (dict(overlap=True), "overlap")):
+            with pytest.raises(ValueError, match=f"{mode} is a mode of the 'dequant' strategy"):
+                run_gemm(x, *args, config=Config(strategy, **fields))
+    with pytest.raises(ValueError, match="overlap overlaps the dequantization of chunks: it needs chunk_mb > 0"):
+        run_gemm(x, *args, config=Config("dequant", overlap=True))
 
 
 def test_unknown_decode_is_refused_before_any_launch():

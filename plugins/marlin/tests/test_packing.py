@@ -94,6 +94,29 @@ def test_nan_weight_bytes_are_refused():
         pack_weights(q, s)
 
 
+@pytest.mark.parametrize("make_pair,error,message", [
+    (lambda q, s: (q, s.view(1, -1)[:, :2]), ValueError, r"scales have shape \(1, 2\), expected \(8, 2\)"),
+    (lambda q, s: (q, s[:, :1]), ValueError, r"scales have shape \(8, 1\), expected \(8, 2\)"),
+    (lambda q, s: (q, s.to(torch.int32) + 200), TypeError, "scales must be a torch.uint8 tensor"),
+    (lambda q, s: (q.view(torch.uint8), s), TypeError, "data must be a torch.float8_e4m3fn tensor"),
+    (lambda q, s: (q[:, :48], s), ValueError, "multiple of 32"),
+    (lambda q, s: (q.view(2, 4, 64), s.view(2, 4, 2)), ValueError, r"takes a weight \[N, K\] \(got \(2, 4, 64\)\)"),
+])
+def test_pack_weights_refuses_what_is_not_an_mxfp8_weight_and_its_scales(make_pair, error, message):
+    """Called directly (prepare_weights gets the core's checked pair): a scale of the wrong
+    shape had been broadcast into a layout of other rows, and int32 scales above 255 gave a
+    negative row scale."""
+    with pytest.raises(error, match=message):
+        pack_weights(*make_pair(*_random_mxfp8(8, 64)))
+
+
+def test_nan_scale_bytes_are_refused():
+    q, s = _random_mxfp8(8, 64)
+    s[5, 1] = 0xFF  # had given the row scale inf, so the row's finite blocks too
+    with pytest.raises(ValueError, match=r"NaN scale bytes \(0xFF\) in 1 row\(s\), first row 5"):
+        pack_weights(q, s)
+
+
 def _snapshot(layer):
     return {k: v.clone() for k, v in layer.state_dict().items()}
 
