@@ -10,10 +10,12 @@ its :class:`PluginInfo`, logged once, and shown by ``mxfp8 plugins``. With
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._text import describe
 from .errors import PluginLoadError, UnknownKernelError
 from .kernel import Mxfp8LinearKernel, check_kernel_class
 
@@ -29,6 +32,9 @@ logger = logging.getLogger("mxfp8_core")
 ENV_DISABLE_AUTOLOAD = "MXFP8_DISABLE_PLUGIN_AUTOLOAD"
 ENV_STRICT = "MXFP8_STRICT_PLUGINS"
 _TRUE = {"1", "true", "yes", "on"}
+# Registry serials: unlike id(), never reused in a process, so caches keyed on them
+# cannot hand one registry's results to a later one.
+_serials = itertools.count()
 
 
 def env_flag(name: str) -> bool:
@@ -106,6 +112,7 @@ class PluginRegistry:
         self._entries: tuple[KernelEntry, ...] | None = None
         self._infos: tuple[PluginInfo, ...] = ()
         self.generation = 0  # bumps whenever the set of plugins changes
+        self.serial = next(_serials)  # unique for the process's life (id() is reused)
 
     # ------------------------------------------------------------------ loading
     @property
@@ -123,6 +130,10 @@ class PluginRegistry:
         if self._autoload is False:
             return "plugin autoload is off: the registry was built with autoload=False"
         return f"plugin autoload is off: {ENV_DISABLE_AUTOLOAD} is set"
+
+    def _strict_source(self) -> str:
+        """Where strict mode was turned on, for messages."""
+        return "the registry was built with strict=True" if self._strict else f"{ENV_STRICT} is set"
 
     def load(self) -> None:
         """Load entry-point plugins once (unless autoload is off). In strict mode a broken
@@ -180,8 +191,12 @@ class PluginRegistry:
             self._plugins[name] = record
             try:
                 self._register(record, plugin)
+                if self.strict:  # check its kernels now: a plugin that would break kernels() is refused
+                    self._collect()
             except PluginLoadError:  # strict mode: nothing of it stays registered
                 del self._plugins[name]
+                if self._pm.get_plugin(name) is not None:
+                    self._pm.unregister(name=name)
                 raise
             self._changed()
             return name
@@ -204,7 +219,7 @@ class PluginRegistry:
     def _fail(self, record: _Plugin, exc: BaseException | None) -> None:
         message = f"mxfp8 plugin {record.name!r} ({record.source}): {record.errors[-1]}"
         if self.strict:
-            raise PluginLoadError(f"{message} [{ENV_STRICT} is set]") from exc
+            raise PluginLoadError(f"{message} [{self._strict_source()}]") from exc
         logger.warning("%s; it is skipped (run `mxfp8 plugins` for details)", message)
 
     def _changed(self) -> None:
@@ -280,7 +295,7 @@ class PluginRegistry:
     def _fail_collect(self, record: _Plugin, problem: str) -> None:
         message = f"mxfp8 plugin {record.name!r} ({record.source}): {problem}"
         if self.strict:
-            raise PluginLoadError(f"{message} [{ENV_STRICT} is set]")
+            raise PluginLoadError(f"{message} [{self._strict_source()}]")
         logger.warning("%s; it is skipped (run `mxfp8 plugins` for details)", message)
 
 
@@ -289,6 +304,11 @@ def _call_hook(function: Any) -> list[tuple[type[Mxfp8LinearKernel] | None, str 
     ``(None, problem)`` per failure."""
     try:
         result = function()
+        # A string or a class is no collection of kernels even where it is iterable.
+        if result is not None and (isinstance(result, (str, bytes, type)) or not isinstance(result, Iterable)):
+            is_class = isinstance(result, type)
+            what = f"the class {result.__module__}.{result.__qualname__}" if is_class else describe(result)
+            return [(None, f"mxfp8_core_kernels returned {what}; expected a list of kernel classes")]
         items = list(result) if result is not None else []
     except Exception as exc:  # noqa: BLE001
         return [(None, f"mxfp8_core_kernels raised: {_format_exc(exc)}")]

@@ -101,7 +101,7 @@ class Mxfp8LinearKernel(abc.ABC):
         """Can this kernel run on ``capability`` (default: the current device)?"""
         target = resolve_target(capability)
         reasons = [reason for _, reason in declared_platform_violations(cls, target)]
-        reasons.extend(cls.extra_platform_reasons(target))
+        reasons.extend(_extra_reasons(cls, "extra_platform_reasons", cls.extra_platform_reasons(target)))
         return Support.from_reasons(reasons)
 
     @classmethod
@@ -110,7 +110,7 @@ class Mxfp8LinearKernel(abc.ABC):
         if not isinstance(config, Mxfp8LinearLayerConfig):
             raise TypeError(f"can_implement needs an Mxfp8LinearLayerConfig, got {type(config).__name__}")
         reasons = [reason for _, reason in declared_config_violations(cls, config)]
-        reasons.extend(cls.extra_config_reasons(config))
+        reasons.extend(_extra_reasons(cls, "extra_config_reasons", cls.extra_config_reasons(config)))
         return Support.from_reasons(reasons)
 
     @classmethod
@@ -146,7 +146,11 @@ class Mxfp8LinearKernel(abc.ABC):
     # ----------------------------------------------------------------- weights
     def process_weights_after_loading(self, layer: torch.nn.Module) -> None:
         """Turn the layer's checkpoint tensors into what this kernel runs on; atomic, and
-        a no-op when this kernel (with these options) has already processed the layer."""
+        a no-op when this kernel (with these options) has already processed the layer.
+
+        A processed layer is never reprocessed in place: calling this again is a no-op even
+        if new checkpoint tensors were assigned to it since. Load a new checkpoint into a
+        new layer."""
         tag = self.weights_layout()
         done = getattr(layer, PROCESSED_ATTR, None)
         if done == tag:
@@ -154,7 +158,7 @@ class Mxfp8LinearKernel(abc.ABC):
         if done is not None:
             raise RuntimeError(
                 f"the layer's weights were already processed by kernel {done!r}; load the "
-                f"checkpoint again before processing them for {tag!r}"
+                f"checkpoint into a new layer to process it for {tag!r}"
             )
         weight, weight_scale = check_layer_weights(layer, self.config)
         prepared = self.prepare_weights(weight, weight_scale)
@@ -235,6 +239,16 @@ class Mxfp8LinearKernel(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, {self.config.describe()})"
+
+
+def _extra_reasons(cls: type[Mxfp8LinearKernel], hook: str, reasons: object) -> list[str] | tuple[str, ...]:
+    """``reasons`` if ``hook`` answered a list of strings; a string would be read per character."""
+    if not isinstance(reasons, (list, tuple)) or not all(isinstance(reason, str) for reason in reasons):
+        raise KernelContractError(
+            f"kernel {getattr(cls, 'name', cls.__qualname__)!r}: {hook} must return a list of strings "
+            f"(empty when it has no reason), got {reasons!r}"
+        )
+    return reasons
 
 
 def check_kernel_class(obj: object) -> str | None:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .config import ACT_DTYPES, Mxfp8LinearLayerConfig
-from .format import BLOCK_SIZE, quantize_mxfp8
+from .format import BLOCK_SIZE, QUANTIZE_DTYPES, quantize_mxfp8
 from .kernel import Mxfp8LinearKernel
 from .platform import current_target
 from .selection import Selection, select_kernel
@@ -75,12 +75,17 @@ class Mxfp8Linear(nn.Module):
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"from_linear expects an nn.Linear, got {type(linear).__name__}")
         weight = linear.weight.detach()
-        act_dtype = act_dtype or weight.dtype
-        if act_dtype not in ACT_DTYPES:
+        if act_dtype is not None and act_dtype not in ACT_DTYPES:
             raise TypeError(
-                f"from_linear: the layer's dtype {weight.dtype} is not an activation dtype; "
-                f"pass act_dtype= one of {', '.join(str(d) for d in ACT_DTYPES)}"
+                f"from_linear: act_dtype={act_dtype} is not an activation dtype; "
+                f"pass one of {', '.join(str(d) for d in ACT_DTYPES)}"
             )
+        if weight.dtype not in QUANTIZE_DTYPES:  # whatever act_dtype is: the weight itself is quantized
+            raise TypeError(
+                f"from_linear: the layer's dtype {weight.dtype} cannot be quantized to MXFP8; convert the "
+                f"layer first, e.g. linear.float() or linear.to(torch.bfloat16)"
+            )
+        act_dtype = act_dtype or weight.dtype
         data, scales = quantize_mxfp8(weight, rounding=rounding)
         layer = cls(
             linear.in_features, linear.out_features, linear.bias is not None,

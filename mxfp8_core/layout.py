@@ -15,6 +15,7 @@ COL_TILE = 4
 
 def swizzled_128x4_size(rows: int, cols: int) -> int:
     """Bytes in the swizzled buffer for a ``[rows, cols]`` scale matrix."""
+    _check_dims("swizzled_128x4_size", rows, cols)
     return _round_up(rows, ROW_TILE) * _round_up(cols, COL_TILE)
 
 
@@ -35,10 +36,7 @@ def unswizzle_scales_128x4(swizzled: torch.Tensor, rows: int, cols: int) -> torc
     """Inverse of :func:`swizzle_scales_128x4`: the 1-D buffer back to ``[rows, cols]``."""
     if not isinstance(swizzled, torch.Tensor) or swizzled.dtype != torch.uint8 or swizzled.dim() != 1:
         raise TypeError("unswizzle_scales_128x4: expected a 1-D torch.uint8 tensor")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rows, cols)):
-        raise TypeError(f"unswizzle_scales_128x4: rows and cols must be ints, got {rows!r}, {cols!r}")
-    if rows < 0 or cols < 0:
-        raise ValueError(f"unswizzle_scales_128x4: rows and cols must be >= 0, got {rows}, {cols}")
+    _check_dims("unswizzle_scales_128x4", rows, cols)
     expected = swizzled_128x4_size(rows, cols)
     if swizzled.numel() != expected:
         raise ValueError(
@@ -49,6 +47,13 @@ def unswizzle_scales_128x4(swizzled: torch.Tensor, rows: int, cols: int) -> torc
     tiled = swizzled.view(row_tiles, col_tiles, 32, 4, COL_TILE)
     full = tiled.permute(0, 3, 2, 1, 4).reshape(row_tiles * ROW_TILE, col_tiles * COL_TILE)
     return full[:rows, :cols].contiguous()
+
+
+def _check_dims(caller: str, rows: object, cols: object) -> None:
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (rows, cols)):
+        raise TypeError(f"{caller}: rows and cols must be ints, got {rows!r}, {cols!r}")
+    if rows < 0 or cols < 0:
+        raise ValueError(f"{caller}: rows and cols must be >= 0, got {rows}, {cols}")
 
 
 def _round_up(value: int, multiple: int) -> int:

@@ -35,6 +35,7 @@ class Target(NamedTuple):
 
 CPU_TARGET = Target(CPU)
 _CAPABILITY_RE = re.compile(r"^(?:sm_?)?(\d+)(?:\.(\d+))?$")
+MIN_COMPACT_MAJOR = 3  # the oldest CUDA capability written without a dot is "30" (3.0)
 
 
 def resolve_target(capability: object = None) -> Target:
@@ -42,19 +43,53 @@ def resolve_target(capability: object = None) -> Target:
     if capability is None:
         return current_target()
     if isinstance(capability, Target):
-        return capability
+        return _check_target(capability)
     if isinstance(capability, str):
         return _parse(capability)
-    if (
-        isinstance(capability, tuple)
-        and len(capability) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in capability)
-    ):
+    if _is_capability(capability):
         return Target(CUDA, (capability[0], capability[1]))
     raise ValueError(
         f"capability must be None, a (major, minor) tuple of ints, 'cpu' or a string such as "
         f"'9.0' or 'sm_90'; got {capability!r}"
     )
+
+
+def _is_capability(value: object) -> bool:
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    )
+
+
+def _check_target(target: Target) -> Target:
+    """``target`` if it is one a kernel can be asked about; a Target is a plain tuple, so
+    nothing checked it when it was built."""
+    kind, capability = target
+    if not (kind == ROCM or (isinstance(kind, str) and _is_device_type(kind))):
+        raise ValueError(
+            f"Target: unknown kind {kind!r}; use 'cuda', 'cpu', 'rocm' or another torch device type such as 'xpu'"
+        )
+    if kind == CUDA and not _is_capability(capability):
+        raise ValueError(
+            f"Target('cuda') needs a (major, minor) capability tuple of ints, e.g. Target('cuda', (9, 0)); "
+            f"got {capability!r}"
+        )
+    if kind == ROCM and capability is not None and not _is_capability(capability):
+        raise ValueError(f"Target('rocm') takes None or a (major, minor) tuple of ints; got {capability!r}")
+    if kind not in (CUDA, ROCM) and capability is not None:
+        raise ValueError(f"Target({kind!r}) takes no capability (only 'cuda' and 'rocm' do); got {capability!r}")
+    return target
+
+
+@functools.cache
+def _is_device_type(kind: str) -> bool:
+    """Whether ``kind`` is a torch device type (``"cuda:0"`` is a device, not a type)."""
+    try:
+        device = torch.device(kind)
+    except RuntimeError:
+        return False
+    return device.type == kind and device.index is None
 
 
 def _parse(text: str) -> Target:
@@ -64,12 +99,18 @@ def _parse(text: str) -> Target:
     match = _CAPABILITY_RE.match(text)
     if match is None:
         raise ValueError(f"cannot read {text!r} as a capability; use e.g. '9.0', 'sm_90', '10.0' or 'cpu'")
-    major, minor = match.groups()
-    if minor is None:  # "sm_90" / "90": the last digit is the minor version
-        if len(major) < 2:
-            return Target(CUDA, (int(major), 0))
-        major, minor = major[:-1], major[-1]
-    return Target(CUDA, (int(major), int(minor)))
+    digits, minor = match.groups()
+    if minor is not None:
+        return Target(CUDA, (int(digits), int(minor)))
+    if len(digits) < 2:
+        return Target(CUDA, (int(digits), 0))
+    major, minor = int(digits[:-1]), int(digits[-1])  # "sm_90" / "90": the last digit is the minor version
+    if major < MIN_COMPACT_MAJOR:  # "10" meant for Blackwell had planned for sm_10
+        raise ValueError(
+            f"{text!r} reads as capability {major}.{minor} (the last digit is the minor version), which no CUDA "
+            f"GPU has; for capability {digits}.0 write '{digits}.0' or 'sm_{digits}0'"
+        )
+    return Target(CUDA, (major, minor))
 
 
 def current_target(device: torch.device | str | None = None) -> Target:

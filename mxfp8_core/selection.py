@@ -157,8 +157,6 @@ def select_kernel(
     """Choose the best installed kernel for ``config`` on ``capability`` (default: the
     current device). Raises :class:`~mxfp8_core.NoKernelAvailable` with every candidate's
     reasons when none can run."""
-    forced_raw = kernels if kernels is not None else _getenv(ENV_KERNELS)
-    disabled_raw = disabled if disabled is not None else _getenv(ENV_DISABLED)
     registry = registry if registry is not None else get_registry()
     target = resolve_target(capability)
     if not isinstance(config, Mxfp8LinearLayerConfig):
@@ -166,12 +164,13 @@ def select_kernel(
     kernels_name, disabled_name = _argument_names.get()
     forced_by = kernels_name if kernels is not None else ENV_KERNELS
     banned_by = disabled_name if disabled is not None else ENV_DISABLED
-    try:  # the sources too: a verdict names where a kernel was disabled
-        key = (config, target, _freeze(forced_raw), _freeze(disabled_raw), forced_by, banned_by,
-               id(registry), registry.generation)
-        hit = _cache.get(key)
-    except TypeError:  # overrides that are no list of names: _parse_names says what is wrong
-        key = hit = None
+    # Checked before the cache, so an argument is valid or not whatever was cached.
+    forced_raw = _freeze(kernels if kernels is not None else _getenv(ENV_KERNELS), forced_by)
+    disabled_raw = _freeze(disabled if disabled is not None else _getenv(ENV_DISABLED), banned_by)
+    # The sources too: a verdict names where a kernel was disabled. The registry's serial,
+    # not its id(): a new registry may reuse a freed one's id at the same generation.
+    key = (config, target, forced_raw, disabled_raw, forced_by, banned_by, registry.serial, registry.generation)
+    hit = _cache.get(key)
     if hit is not None:
         return hit
     entries = registry.kernels()
@@ -187,9 +186,8 @@ def select_kernel(
             raise ValueError(f"kernel(s) {', '.join(clash)} are both forced ({forced_by}) and disabled "
                              f"({banned_by}); remove them from one list")
     selection = _select(config, target, entries, forced, tuple(banned), banned_by, registry)
-    if key is not None:
-        with _cache_lock:
-            _cache[key] = selection
+    with _cache_lock:
+        _cache[key] = selection
     return selection
 
 
@@ -275,16 +273,11 @@ def _candidate(entry: KernelEntry, verdict: str, reasons: tuple[str, ...]) -> Ca
 
 
 def _parse_names(
-    raw: str | Sequence[str] | None, source: str, entries: tuple[KernelEntry, ...], registry: PluginRegistry
+    raw: str | tuple[str, ...] | None, source: str, entries: tuple[KernelEntry, ...], registry: PluginRegistry
 ) -> tuple[str, ...] | None:
     if raw is None:
         return None
-    if isinstance(raw, str):
-        items = raw.split(",")
-    elif isinstance(raw, Sequence) and all(isinstance(item, str) for item in raw):
-        items = list(raw)
-    else:
-        raise TypeError(f"{source}: expected kernel names (a string or a sequence of strings), got {raw!r}")
+    items = raw.split(",") if isinstance(raw, str) else raw
     names = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
     known = {entry.name for entry in entries}
     unknown = [name for name in names if name not in known]
@@ -301,8 +294,13 @@ def _parse_names(
     return names
 
 
-def _freeze(raw: str | Sequence[str] | None) -> object:
-    return raw if raw is None or isinstance(raw, str) else tuple(raw)
+def _freeze(raw: object, source: str) -> str | tuple[str, ...] | None:
+    """An override as the cache key holds it, or a TypeError when it is no list of names."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, Sequence) and all(isinstance(item, str) for item in raw):
+        return tuple(raw)
+    raise TypeError(f"{source}: expected kernel names (a string or a sequence of strings), got {raw!r}")
 
 
 def _no_kernel(config, target, candidates, forced, banned, plugin_errors, registry) -> NoKernelAvailable:

@@ -376,6 +376,14 @@ def test_report_serializes_and_is_reproducible_from_its_seed():
         first["nope"]
 
 
+def test_seed_from_the_environment_and_a_bad_one_named(monkeypatch):
+    monkeypatch.setenv("MXFP8_CONFORMANCE_SEED", "42")
+    assert check_kernel(GoodKernel, quick=True).seed == 42
+    monkeypatch.setenv("MXFP8_CONFORMANCE_SEED", "abc")
+    with pytest.raises(ValueError, match=r"MXFP8_CONFORMANCE_SEED must be an integer seed, got 'abc'"):
+        check_kernel(GoodKernel, quick=True)
+
+
 def test_planned_checks_match_the_report():
     assert planned_checks(GoodKernel) == quick(GoodKernel).names()
     if not torch.cuda.is_available():  # it answers from the current device: no on a CPU host

@@ -4,6 +4,7 @@ into a temporary site directory), including a broken one."""
 from __future__ import annotations
 
 import logging
+import re
 import types
 
 import pytest
@@ -113,6 +114,49 @@ def test_strict_registration_in_code_that_fails_leaves_the_name_free(monkeypatch
 
     assert registry.register(plugin, name="mine") == "mine"
     assert registry.names() == ("emulation",)
+
+
+def test_strict_registration_checks_the_kernels_and_names_the_strict_argument(monkeypatch):
+    monkeypatch.setenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", "1")
+    registry = PluginRegistry(strict=True)
+
+    class Garbage:
+        @hookimpl
+        def mxfp8_core_kernels(self):
+            return [int]
+
+    # Refused at register(), with the real source of strict mode: nothing stays registered.
+    with pytest.raises(PluginLoadError, match=r"'bad' .*returned an invalid kernel: <class 'int'> is not a subclass "
+                       r".*\[the registry was built with strict=True\]"):
+        registry.register(Garbage(), name="bad")
+    assert registry.plugins() == () and registry.names() == ()
+    from mxfp8_emulation import plugin
+
+    assert registry.register(plugin, name="bad") == "bad"
+    assert registry.names() == ("emulation",)
+    monkeypatch.setenv("MXFP8_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError, match=r"\[MXFP8_STRICT_PLUGINS is set\]"):
+        PluginRegistry().register(Garbage(), name="bad")
+
+
+@pytest.mark.parametrize("kind", ["class", "string", "int"])
+def test_a_hook_returning_no_list_is_a_broken_plugin(monkeypatch, kind):
+    monkeypatch.setenv("MXFP8_DISABLE_PLUGIN_AUTOLOAD", "1")
+    from mxfp8_emulation import EmulationKernel, plugin
+
+    class K2(EmulationKernel):
+        name = "k2"
+
+    result, what = {"class": (K2, r"the class .*\.K2"), "string": ("k2", "str"), "int": (7, "int")}[kind]
+    expected = f"^mxfp8_core_kernels returned {what}; expected a list of kernel classes$"
+    registry = PluginRegistry()
+    registry.register(types.SimpleNamespace(mxfp8_core_kernels=hookimpl(lambda: result)), name="forgot_list")
+    registry.register(plugin, name="emulation")
+    (error,) = _plugins(registry)["forgot_list"].errors
+    assert re.match(expected, error), error
+    assert registry.names() == ("emulation",)  # the other plugin still loads
+    with pytest.raises(PluginLoadError, match=expected[1:-1]):
+        PluginRegistry(strict=True).register(types.SimpleNamespace(mxfp8_core_kernels=hookimpl(lambda: result)))
 
 
 def test_autoload_off_loads_no_entry_points_but_code_registration_works(with_test_plugins, monkeypatch):

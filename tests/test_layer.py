@@ -123,8 +123,15 @@ def test_bad_inputs_raise_clear_errors():
         layer(torch.randn(2, 64, dtype=torch.float16))
     with pytest.raises(ValueError, match="multiple of 32"):
         Mxfp8Linear.from_linear(nn.Linear(48, 8))
-    with pytest.raises(TypeError, match="not an activation dtype"):
-        Mxfp8Linear.from_linear(nn.Linear(64, 8).double())
+    # Each error names the bad value: the layer's dtype, or the act_dtype= argument.
+    convert = r"cannot be quantized to MXFP8; convert the layer first, e.g. linear.float\(\) or linear.to\(torch.bf"
+    for act_dtype in (None, torch.float32):  # act_dtype= cannot help: the weight itself is quantized
+        with pytest.raises(TypeError, match=r"the layer's dtype torch.float64 " + convert):
+            Mxfp8Linear.from_linear(nn.Linear(64, 8).double(), act_dtype=act_dtype)
+    with pytest.raises(TypeError, match=r"act_dtype=torch.int8 is not an activation dtype; pass one of torch.bfloat16"):
+        Mxfp8Linear.from_linear(nn.Linear(64, 8).bfloat16(), act_dtype=torch.int8)
+    converted = Mxfp8Linear.from_linear(nn.Linear(64, 8).double().float(), act_dtype=torch.bfloat16)  # the advice
+    assert converted.config.act_dtype == torch.bfloat16
     with pytest.raises(TypeError, match="expects an nn.Linear"):
         Mxfp8Linear.from_linear(nn.Conv1d(64, 8, 1))
 

@@ -103,6 +103,15 @@ def test_swizzled_size(rows, cols, expected):
     assert swizzled_128x4_size(rows, cols) == expected
 
 
+def test_swizzled_size_rejects_bad_dimensions():
+    for rows, cols in ((1.5, 4), (4, "4"), (True, 4)):
+        with pytest.raises(TypeError, match=r"swizzled_128x4_size: rows and cols must be ints, got"):
+            swizzled_128x4_size(rows, cols)
+    for rows, cols in ((-200, 4), (4, -1)):
+        with pytest.raises(ValueError, match=rf"swizzled_128x4_size: rows and cols must be >= 0, got {rows}, {cols}"):
+            swizzled_128x4_size(rows, cols)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 
 import pytest
 import torch
 
 from mxfp8_core.config import Mxfp8LinearLayerConfig
+from mxfp8_core.discovery import PluginRegistry
 from mxfp8_core.errors import KernelContractError, Mxfp8Error
 from mxfp8_core.format import quantize_mxfp8
+from mxfp8_core.hookspecs import hookimpl
 from mxfp8_core.kernel import PROCESSED_ATTR, Mxfp8LinearKernel, check_kernel_class, check_layer_weights
 from mxfp8_core.platform import Target, current_target, resolve_target
+from mxfp8_core.selection import select_kernel
 from mxfp8_core.support import Support
 
 
@@ -191,6 +195,34 @@ def test_resolve_target_invalid(value):
         resolve_target(value)
 
 
+@pytest.mark.parametrize("value,meant", [("10", "10"), ("sm_12", "12"), ("sm21", "21")])
+def test_a_compact_capability_below_sm_30_is_refused_with_the_dotted_spelling(value, meant):
+    """"10" typed for Blackwell had silently planned for capability 1.0 ("90" is 9.0)."""
+    with pytest.raises(ValueError, match=rf"no CUDA GPU has; for capability {meant}\.0 write '{meant}\.0' or 'sm_{meant}0'"):
+        resolve_target(value)
+    assert resolve_target(f"{meant}.0").capability == (int(meant), 0)
+
+
+@pytest.mark.parametrize(
+    "target, match",
+    [
+        (Target("cuda"), r"Target\('cuda'\) needs a \(major, minor\) capability tuple of ints, .*; got None"),
+        (Target("cuda", [9, 0]), r"Target\('cuda'\) needs a \(major, minor\) capability tuple .*; got \[9, 0\]"),
+        (Target("cpu", (9, 0)), r"Target\('cpu'\) takes no capability \(only 'cuda' and 'rocm' do\); got \(9, 0\)"),
+        (Target("rocm", "9.4"), r"Target\('rocm'\) takes None or a \(major, minor\) tuple of ints; got '9.4'"),
+        (Target("gpu"), r"Target: unknown kind 'gpu'; use 'cuda', 'cpu', 'rocm' or another torch device type"),
+        (Target("cuda:0", (9, 0)), r"Target: unknown kind 'cuda:0'"),
+    ],
+    ids=["cuda_without_capability", "cuda_list_capability", "cpu_with_capability", "rocm_string", "unknown_word",
+         "device_not_kind"],
+)
+def test_resolve_target_checks_a_target_passed_in(target, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_target(target)
+    for good in (Target("rocm"), Target("rocm", (9, 4)), Target("xpu"), Target("meta")):
+        assert resolve_target(good) is good
+
+
 # =========================================================================== kernel base
 class RecordingKernel(Mxfp8LinearKernel):
     """A CUDA-only test kernel with many declared limits and a pure-PyTorch body."""
@@ -323,6 +355,38 @@ def test_is_supported_wrong_device_kind():
 def test_is_supported_rejects_invalid_capability():
     with pytest.raises(ValueError):
         RecordingKernel.is_supported("not-a-gpu")
+
+
+@pytest.mark.parametrize("answer", ["needs K >= 4096", None, ["ok", 3]])
+def test_extra_reasons_must_be_a_list_of_strings(answer):
+    class StringReasons(RecordingKernel):
+        name = "test_string_reasons"
+
+        @classmethod
+        def extra_platform_reasons(cls, target):
+            return answer
+
+        @classmethod
+        def extra_config_reasons(cls, config):
+            return answer
+
+    got = re.escape(repr(answer))
+    for check, arg in (("is_supported", (9, 0)), ("can_implement", CONFIG)):
+        hook = "extra_platform_reasons" if check == "is_supported" else "extra_config_reasons"
+        with pytest.raises(KernelContractError, match=f"kernel 'test_string_reasons': {hook} must return a list "
+                           rf"of strings \(empty when it has no reason\), got {got}"):
+            getattr(StringReasons, check)(arg)
+    # Selection reports such a kernel as rejected, with the error, and picks another.
+    registry = PluginRegistry(autoload=False)
+    registry.register(types.SimpleNamespace(mxfp8_core_kernels=hookimpl(lambda: [StringReasons, RecordingKernel])),
+                      name="test")
+    selection = select_kernel(CONFIG, capability=(9, 0), registry=registry)
+    assert selection.name == "test_recording"
+    reasons = {c.name: c.reasons for c in selection.candidates}["test_string_reasons"]
+    assert [reason.split(" must return")[0] for reason in reasons] == [
+        "is_supported raised KernelContractError: kernel 'test_string_reasons': extra_platform_reasons",
+        "can_implement raised KernelContractError: kernel 'test_string_reasons': extra_config_reasons",
+    ]
 
 
 def test_can_implement_ok_and_single_reason():
@@ -632,11 +696,16 @@ def test_process_weights_refuses_a_different_kernel():
     RecordingKernel(CONFIG).process_weights_after_loading(layer)
     processed = dict(layer._parameters)
     other = OtherKernel(CONFIG)
-    with pytest.raises(RuntimeError, match="test_recording.*test_other"):
+    advice = "load the checkpoint into a new layer to process it for 'test_other'"
+    with pytest.raises(RuntimeError, match=f"already processed by kernel 'test_recording'; {advice}"):
         other.process_weights_after_loading(layer)
     assert other.prepare_calls == 0
     assert all(layer._parameters[k] is v for k, v in processed.items())
     assert layer.mxfp8_processed_by == "test_recording"
+    # The advice works (reloading the checkpoint into the same layer would not).
+    fresh = make_layer(CONFIG)
+    other.process_weights_after_loading(fresh)
+    assert fresh.mxfp8_processed_by == "test_other"
 
 
 # ----------------------------------------------------------------- apply_weights

@@ -243,6 +243,27 @@ def test_selection_is_cached_per_inputs_and_invalidated_by_plugins(registry, mon
     assert select_kernel(CONFIG, capability=(9, 0), registry=registry) is not again
 
 
+def test_cache_never_serves_a_registry_another_ones_selection():
+    registry = registry_with(ANY)
+    assert select_kernel(CONFIG, capability="cpu", registry=registry).name == "anywhere"
+    # Running __init__ again makes a new registry at the old one's address, as CPython does
+    # when it reuses a freed registry's memory: same id(), and the same generation below.
+    generation = registry.generation
+    registry.__init__(autoload=False)
+    registry.register(types.SimpleNamespace(mxfp8_core_kernels=hookimpl(lambda: [])), name="nothing")
+    assert registry.generation == generation
+    with pytest.raises(NoKernelAvailable, match="no MXFP8 kernel is installed"):
+        select_kernel(CONFIG, capability="cpu", registry=registry)
+
+
+def test_override_values_are_checked_whatever_is_cached(registry):
+    assert select_kernel(CONFIG, kernels=["anywhere"], registry=registry).name == "anywhere"
+    # A set or a generator has the same items as the cached list, but is no sequence of names.
+    for bad in ({"anywhere"}, (name for name in ["anywhere"])):
+        with pytest.raises(TypeError, match=r"kernels=: expected kernel names \(a string or a sequence of strings\)"):
+            select_kernel(CONFIG, kernels=bad, registry=registry)
+
+
 def test_every_process_makes_the_same_choice():
     code = (
         "import mxfp8_core, torch; c = mxfp8_core.Mxfp8LinearLayerConfig(4096, 4096); "

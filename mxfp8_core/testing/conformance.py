@@ -208,7 +208,12 @@ def resolve_seed(seed: int | None) -> int:
     if seed is not None:
         return int(seed)
     env = os.environ.get(ENV_SEED, "").strip()
-    return int(env) if env else random.SystemRandom().randrange(1 << 30)
+    if not env:
+        return random.SystemRandom().randrange(1 << 30)
+    try:
+        return int(env)
+    except ValueError:
+        raise ValueError(f"{ENV_SEED} must be an integer seed, got {env!r}; set it to e.g. 1234 or unset it") from None
 
 
 def _wanted_devices(devices: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ def test_a_layer_is_processed_for_one_weight_mode_and_the_other_says_so():
                                            r"processed; call process_weights_after_loading\(layer\)"):
         keep.apply_weights(layer, x, layer.bias)
     once.process_weights_after_loading(layer)
-    again = r"load the checkpoint again before processing them for 'emulation\(weights=mxfp8\)'"
+    again = r"load the checkpoint into a new layer to process it for 'emulation\(weights=mxfp8\)'"
     with pytest.raises(RuntimeError, match=r"already processed by kernel 'emulation\(weights=dequantized\)'; " + again):
         keep.process_weights_after_loading(layer)
     with pytest.raises(RuntimeError, match=r"were processed by 'emulation\(weights=dequantized\)'"):
