@@ -48,11 +48,11 @@ class FlashInferCutlassMxfp8Kernel(Mxfp8LinearKernel):
     # mm_mxfp8's common check: "N >= 128 and K >= 128, or the output may contain NaN/Inf".
     min_in_features = 128
     min_out_features = 128
-    # K: the MXFP8 block (mxfp8_quantize asserts it). N: the sm_120/121 CUTLASS path needs
-    # N % 32 == 0 (FlashInfer rejects the problem otherwise). can_implement is not told
-    # the capability, so the requirement holds everywhere: a layer is then either
-    # runnable on every supported GPU or falls through to the next kernel, and real
-    # projections (N a multiple of 32 or far more) lose nothing.
+    # K: the MXFP8 block (mxfp8_quantize asserts it). N: every CUTLASS mm_mxfp8 needs
+    # N % 32 == 0. On sm_120/121 FlashInfer's problem check rejects other N; on sm_100/110
+    # only the kernel itself does (a TVM_FFI_ICHECK in mxfp8_gemm_cutlass.cu), at the
+    # call. So a layer is runnable on every supported GPU or falls through to the next
+    # kernel, and real projections (N a multiple of 32 or far more) lose nothing.
     in_features_multiple = 32
     out_features_multiple = 32
     supports_bias = True  # added to the GEMM output
@@ -148,7 +148,8 @@ class FlashInferCutlassMxfp8Kernel(Mxfp8LinearKernel):
         target = current_target(device)
         support = type(self).is_supported(target)
         if not support:
+            why = ": below sm_100 mxfp8_quantize returns uninitialised memory" if target.capability < BLACKWELL else ""
             raise RuntimeError(
                 f"kernel {self.name!r} cannot run on {device} ({target}): {support.reason}. It refuses to "
-                f"call FlashInfer there: below sm_100 mxfp8_quantize returns uninitialised memory"
+                f"call FlashInfer there{why}"
             )

@@ -176,7 +176,8 @@ def test_unsupported_gpu_is_refused_before_flashinfer(capability, monkeypatch):
         kernel._verify_device(torch.device("cuda", 0))
     message = str(error.value)
     assert f"cannot run on cuda:0 (CUDA sm_{capability[0]}{capability[1]})" in message
-    assert "uninitialised memory" in message
+    # the quantizer's garbage is the reason below sm_100 only (it had been given on sm_122 too)
+    assert ("uninitialised memory" in message) == (capability < (10, 0))
     if capability < (10, 0):
         assert "Blackwell" in message and "compute capability >= 10.0" in message
 

@@ -56,8 +56,8 @@ def test_k_not_multiple_of_32_cannot_even_be_configured():
 
 @pytest.mark.parametrize("n, ok", [(128, True), (144, False), (160, True), (200, False), (4000, True), (4001, False)])
 def test_n_must_be_multiple_of_32(n, ok):
-    """sm_120/121's CUTLASS path needs N % 32 == 0; required everywhere, since
-    can_implement cannot know the GPU."""
+    """Every CUTLASS mm_mxfp8 needs N % 32 == 0 (sm_120/121 in FlashInfer's problem check,
+    sm_100/110 in the kernel, at the call)."""
     support = Kernel.can_implement(cfg(256, n))
     assert support.ok == ok
     if not ok:
