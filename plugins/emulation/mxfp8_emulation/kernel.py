@@ -93,7 +93,7 @@ class EmulationKernel(Mxfp8LinearKernel):
             weight = layer.weight
         if self.activations == "mxfp8":
             x = dequantize_mxfp8(*quantize_mxfp8(x), config.act_dtype)
-        if dtype == config.act_dtype:
+        if config.out_dtype == config.act_dtype:
             return F.linear(x, weight, bias)
         y = F.linear(x.to(dtype), weight).to(config.out_dtype)
         return y if bias is None else y.add_(bias)

@@ -105,6 +105,21 @@ def test_output_dtype_differs_from_activation_dtype():
     assert float((y - ref).norm() / ref.norm()) <= layer.kernel.tolerance(layer.config)
 
 
+@pytest.mark.parametrize("out", [torch.bfloat16, torch.float16])
+def test_float32_activations_into_a_narrower_output(out):
+    """The GEMM's dtype is the activations' here: the output must still be rounded to out."""
+    torch.manual_seed(6)
+    layer = Mxfp8Linear(64, 16, bias=True, act_dtype=torch.float32, out_dtype=out)
+    layer.weight.data, layer.weight_scale.data = quantize_mxfp8(torch.randn(16, 64))
+    layer.bias.data = torch.randn(16).to(out)
+    layer.process_weights_after_loading(kernels=["emulation"])
+    x = torch.randn(3, 64)
+    y = layer(x)
+    ref = x @ dequantize_mxfp8(layer.weight, layer.weight_scale, torch.float32).T + layer.bias.float()
+    assert y.dtype == out
+    assert float((y.float() - ref).norm() / ref.norm()) <= layer.kernel.tolerance(layer.config)
+
+
 @pytest.mark.parametrize("weights", ["mxfp8", "dequantized"])
 def test_fp16_activations_into_float32_keep_weights_below_fp16s_normal_range(weights):
     """Where the output is float32, the weight is dequantized straight into it: through fp16,
