@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -72,7 +74,7 @@ def _explain(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({
                 "selected": None,
-                "error": str(error).splitlines()[0],
+                "error": str(error),  # whole: its first line can end in "install at least one of:"
                 "config": config.to_dict(),
                 "target": {"name": str(error.target)} | error.target.to_dict(),
                 "candidates": [c.to_dict() for c in error.candidates],
@@ -96,7 +98,15 @@ def _demo(args: argparse.Namespace) -> int:
     except NoKernelAvailable as error:  # as explain: 1 when no kernel can run, 2 on bad arguments
         print(f"mxfp8 demo: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(result, indent=2) if args.json else format_demo(result))
+    broken = [key for key in ("relative_error", "max_abs_error") if not math.isfinite(result[key])]
+    if args.json:
+        print(json.dumps(result | dict.fromkeys(broken), indent=2, allow_nan=False))  # JSON has no NaN: null
+    else:
+        print(format_demo(result))
+    if broken:
+        print("mxfp8 demo: error: the MXFP8 model's output is not finite (a kernel computed NaN or inf)",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -144,7 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("mxfp8_core").setLevel(logging.ERROR if args.command in ("plugins", "explain") else logging.WARNING)
     try:
         with argument_names("--kernels", "--disabled"):  # messages name the options typed
-            return args.run(args)
+            status = args.run(args)
+        sys.stdout.flush()  # here, so that a reader gone (`mxfp8 check --json | head`) is caught below
+        return status
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
     except (Mxfp8Error, ValueError, TypeError) as error:
         print(f"mxfp8 {args.command}: error: {error}", file=sys.stderr)
         return 2

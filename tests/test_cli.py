@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
+import pytest
 import torch
 
 from conftest_helpers import run_cli
@@ -78,7 +83,8 @@ def test_environment_overrides_reach_the_cli(test_site):
     assert json.loads(out.stdout)["selected"] == "emulation"
     out = run_cli("explain", "-k", "64", "-n", "8", "--cpu", "--dtype", "fp32", "--json",
                   env={"MXFP8_DISABLE_PLUGIN_AUTOLOAD": "1"}, site=test_site)
-    assert out.returncode == 1 and "no MXFP8 kernel is installed" in json.loads(out.stdout)["error"]
+    error = json.loads(out.stdout)["error"]  # the whole message: its first line had ended in "one of:"
+    assert out.returncode == 1 and "no MXFP8 kernel is installed" in error and "pip install mxfp8-emulation" in error
 
 
 def test_demo_runs_and_reports():
@@ -107,3 +113,46 @@ def test_demo_errors_are_one_line_with_the_exit_status_explain_uses():
         out = run_cli("demo", *args)
         assert out.returncode == status and message in out.stderr, (args, out.returncode, out.stderr)
         assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly():
+    """`mxfp8 check --json | head -1` had ended in a BrokenPipeError traceback and exit 1,
+    which also means "a check failed"."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        out = subprocess.run([sys.executable, "-m", "mxfp8_core", "plugins", "--json"], stdout=write_end,
+                             stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert out.returncode == 141 and out.stderr == ""
+
+
+def test_demo_with_a_kernel_that_computes_nan_fails_and_writes_valid_json():
+    """The JSON had held a bare NaN (no JSON parser's number) and the command had exited 0."""
+    code = textwrap.dedent("""
+        import sys, torch
+        from mxfp8_core import Mxfp8LinearKernel, hookimpl, register_plugin
+        from mxfp8_core.cli import main
+
+        class NaNKernel(Mxfp8LinearKernel):
+            name = "nan_kernel"; priority = -1; scheme = "emulated"; devices = None
+            def prepare_weights(self, w, s):
+                return {}
+            def apply_2d(self, layer, x, bias):
+                return torch.full((x.shape[0], self.config.out_features), float("nan"), dtype=self.config.out_dtype,
+                                  device=x.device)
+
+        class Plugin:
+            @hookimpl
+            def mxfp8_core_kernels(self):
+                return [NaNKernel]
+
+        register_plugin(Plugin(), "nan_plugin")
+        sys.exit(main(["demo", "--kernels", "nan_kernel", "--tokens", "2", "--device", "cpu", "--json"]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    data = json.loads(out.stdout, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert data["relative_error"] is None and data["max_abs_error"] is None
+    assert "output is not finite (a kernel computed NaN or inf)" in out.stderr

@@ -492,8 +492,9 @@ def test_pytest_option_generates_one_test_per_check(pytester):
     result.assert_outcomes(passed=CHECKS_ANYWHERE)
 
 
-def test_pytest_option_rejects_unknown_kernels(pytester):
-    result = pytester.runpytest_subprocess("--mxfp8-kernel=nope", "-p", "no:cacheprovider")
+@pytest.mark.parametrize("value", ["nope", "all,nope"])  # beside "all" a typo had been ignored
+def test_pytest_option_rejects_unknown_kernels(pytester, value):
+    result = pytester.runpytest_subprocess(f"--mxfp8-kernel={value}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no installed kernel named 'nope'; installed kernels: *emulation*"])
 
@@ -524,7 +525,7 @@ def test_pytest_marker_and_fixtures(pytester):
         def test_bad(mxfp8_check):
             mxfp8_check.assert_ok()
 
-        @pytest.mark.mxfp8_conformance(Good, quick=True)
+        @pytest.mark.mxfp8_conformance.with_args(Good)  # the guide's form for a class alone
         def test_whole(mxfp8_report):
             assert mxfp8_report.ok, mxfp8_report.format_table()
     """))

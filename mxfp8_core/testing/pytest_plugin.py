@@ -53,7 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(kernel_cls, **check_kernel_kwargs): run the MXFP8 conformance suite on kernel_cls; the "
-        "test takes the mxfp8_check fixture (one test per check) or mxfp8_report (the whole report)",
+        "test takes the mxfp8_check fixture (one test per check) or mxfp8_report (the whole report); with no "
+        f"keyword argument write {MARKER}.with_args(kernel_cls)",
     )
     config.stash[_CACHE] = {}
 
@@ -85,7 +86,11 @@ def _report(config: pytest.Config, kernel_cls: type, options: dict[str, Any]):
 def _marker_args(node: Any) -> tuple[type, dict[str, Any]]:
     marker = node.get_closest_marker(MARKER)
     if marker is None:
-        raise pytest.UsageError(f"the mxfp8 conformance fixtures need @pytest.mark.{MARKER}(KernelClass) on the test")
+        raise pytest.UsageError(
+            f"the mxfp8 conformance fixtures need @pytest.mark.{MARKER}(KernelClass, quick=...) or "
+            f"@pytest.mark.{MARKER}.with_args(KernelClass) on the test (pytest takes a mark called with a class "
+            f"alone for a class decorator)"
+        )
     if len(marker.args) != 1:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} takes one kernel class, got {marker.args!r}")
     return marker.args[0], dict(marker.kwargs)
@@ -197,14 +202,14 @@ def requested_kernels(values: list[str]) -> list[type]:
     names = _requested_names(values)
     registry = get_registry()
     installed = registry.names()
-    if "all" in names:
-        return [entry.kernel for entry in registry.kernels()]
-    unknown = [name for name in names if name not in installed]
+    unknown = [name for name in names if name not in installed and name != "all"]  # "all,typo" too
     if unknown:
         raise pytest.UsageError(
             f"--mxfp8-kernel: no installed kernel named {', '.join(map(repr, unknown))}; installed kernels: "
             f"{', '.join(installed) or 'none'} (see `mxfp8 plugins`)"
         )
+    if "all" in names:
+        return [entry.kernel for entry in registry.kernels()]
     return [registry.get(name).kernel for name in dict.fromkeys(names)]
 
 
