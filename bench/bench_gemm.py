@@ -65,12 +65,14 @@ def flush_l2(flush: torch.Tensor) -> None:
     torch.sum(flush)
 
 
-def graph_time_us(fn, reps: int, flush: torch.Tensor) -> float:
+def graph_time_us(fn, reps: int, flush: torch.Tensor, keep: list | None = None) -> float:
+    """``fn``'s median time (us) as a replayed graph, L2 flushed before each replay; ``keep``
+    gets the output the replays left (the thing timed, to be checked)."""
     fn()
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        fn()
+        out = fn()
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
     for _ in range(3):  # warm replays
@@ -83,6 +85,8 @@ def graph_time_us(fn, reps: int, flush: torch.Tensor) -> float:
         ends[i].record()
     torch.cuda.synchronize()
     del graph
+    if keep is not None:
+        keep.append(out)
     return statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends)) * 1e3
 
 
@@ -118,20 +122,22 @@ def check_rounds(rounds: int) -> int:
     return rounds
 
 
-def in_graph_us(fn, reps: int, flush: torch.Tensor, calls: int) -> float:
+def in_graph_us(fn, reps: int, flush: torch.Tensor, calls: int, keep: list | None = None) -> float:
     """A call's cost inside a captured graph of many calls (as in an engine's decode step,
     where the graph's launch is shared by every kernel in it): graphs of ``calls`` x
     [flush, fn] and of ``calls`` flushes, replayed in turn ``reps`` times; the difference
-    of their median times over ``calls``. It still counts one kernel boundary per call."""
+    of their median times over ``calls``. It still counts one kernel boundary per call.
+    ``keep`` gets every call's output as the replays left it."""
     if calls < 1:
         raise ValueError(f"in_graph_us: calls must be at least 1 (got {calls})")
     fn()
     torch.cuda.synchronize()
     both, flushes = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+    outs = []
     with torch.cuda.graph(both):
         for _ in range(calls):
             flush_l2(flush)
-            fn()
+            outs.append(fn())
     with torch.cuda.graph(flushes):
         for _ in range(calls):
             flush_l2(flush)
@@ -146,6 +152,8 @@ def in_graph_us(fn, reps: int, flush: torch.Tensor, calls: int) -> float:
             if i >= 2:
                 kept.append(start.elapsed_time(end))
     del graphs, both, flushes
+    if keep is not None:
+        keep.extend(outs)
     return (statistics.median(times[0]) - statistics.median(times[1])) / calls * 1e3
 
 
@@ -306,14 +314,17 @@ def main() -> int:
                     row["fp8_scaled_mm_error"] = str(exc)[:200]
             for name, (kernel, layer) in layers.items():
                 try:
-                    y = kernel.apply_weights(layer, x)
-                    err = float((y.float() - ref).norm() / ref.norm())
-                    row[f"{name}_err"] = err
-                    row[f"{name}_ok"] = err <= kernel.tolerance(kernel.config)
-                    row[f"{name}_us"] = graph_time_us(lambda: kernel.apply_weights(layer, x), args.reps, flush)
+                    # checked: the eager call and every output the timed replays left
+                    outs = [kernel.apply_weights(layer, x)]
+                    row[f"{name}_us"] = graph_time_us(lambda: kernel.apply_weights(layer, x), args.reps, flush,
+                                                      outs)
                     if in_graph:
                         row[f"{name}_in_graph_us"] = in_graph_us(lambda: kernel.apply_weights(layer, x), args.reps,
-                                                                 flush, args.in_graph_calls)
+                                                                 flush, args.in_graph_calls, outs)
+                    err = max(float((y.float() - ref).norm() / ref.norm()) for y in outs)
+                    row[f"{name}_err"] = err
+                    row[f"{name}_ok"] = err <= kernel.tolerance(kernel.config)  # NaN fails too
+                    del outs
                 except Exception as exc:  # noqa: BLE001
                     row[f"{name}_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
             rows.append(row)
@@ -330,7 +341,13 @@ def main() -> int:
     print(table_in_graph)
     with open(args.out, "w") as f:
         json.dump({"info": info, "rows": rows, "table": table, "table_in_graph": table_in_graph}, f, indent=1)
-    return 0
+    return 1 if failed_rows(rows, names) else 0
+
+
+def failed_rows(rows: list[dict], names: list[str]) -> list[str]:
+    """``kernel NxK M=m`` for each row a kernel failed: an output off its bound, or an error."""
+    return [f"{name} {r['N']}x{r['K']} M={r['M']}" for r in rows for name in names
+            if f"{name}_error" in r or r.get(f"{name}_ok") is False]
 
 
 def format_row(row: dict, names: list[str], base: str) -> str:
@@ -381,8 +398,11 @@ def render(rows: list[dict], names: list[str], info: dict, timing: str = "us") -
     # The original weights' baseline is timed alone only.
     baselines = [(f"{b}_{timing}", b)] + ([(f"{b}_orig_us", f"{b} on the original weights")]
                                           if timing == "us" else [])
+    failed = failed_rows(rows, names)
+    if failed:  # left out of every figure below: a wrong output's time proves nothing
+        summary.append(f"FAILED (output off the kernel's bound, or an error; not in the figures): {', '.join(failed)}")
     for name in names:
-        timed = [r for r in rows if f"{name}_{timing}" in r]
+        timed = [r for r in rows if f"{name}_{timing}" in r and r.get(f"{name}_ok", True)]
         for label, sel in (("M<=16", lambda m: m <= 16), ("M=64,256", lambda m: m in (64, 256)),
                            ("M>=1024", lambda m: m >= 1024)):
             for key, against in baselines:

@@ -2,9 +2,10 @@
 # Round 51's device run (bench/notes_marlin.md, round 51): the 256-row tile whole within one
 # wave without PINGPONG_COST's b / K term (configs.ONE_WAVE_K_COST = 0, fitted to rounds
 # 34-50: fit_one_wave.py), held out; the 256-row tile below K = 512 past one wave; then the
-# marlin GPU tests. None of these launches was timed before:
+# marlin GPU tests and the benchmark (both changed in session 35). None of these launches was
+# timed before:
 #   ab_one_wave: A the table (dequantize + cuBLAS by the fill rule), B the 256-row tile whole
-#     (ONE_WAVE_K_COST=0), fifteen launches of 0.55-0.91 of a wave, K = 768-4096
+#     (ONE_WAVE_K_COST=0), fifteen launches of 0.55-0.85 of a wave, K = 768-4096
 #   ab_one_wave_dq: A the table (dequantize + cuBLAS, which ONE_WAVE_K_COST = 0 keeps too), B
 #     the 256-row tile whole (ONE_WAVE_K_COST=0,PINGPONG_FILL_EXP=0.0), six launches where
 #     the fit puts dequantize + cuBLAS 1-11% ahead
@@ -31,6 +32,7 @@ case "$part" in
     probe 30 ab_128_one_wave --b-table "PINGPONG_FILL_EXP=0.0" --rounds 3 --cases "$tile128"
     probe 40 ab_k_below_512 --b-table "PINGPONG_WAVES_MIN_K_TILES=4" --rounds 3 --cases "$below512"
     gpu_tests
+    run_bench ""
     ;;
 *) echo "round 51 has no part $part"; exit 2 ;;
 esac

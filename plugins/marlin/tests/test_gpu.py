@@ -81,10 +81,11 @@ def test_3d_and_non_contiguous(act):
     check(kernel, layer, w32, torch.randn(40, 6, 320, device="cuda").to(act).transpose(0, 1))
 
 
+@pytest.mark.parametrize("bias", [False, True])  # the benchmark runs the kernels compiled without one
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("n,k", [(4096, 4096), (14336, 4096), (4096, 14336), (8192, 8192)])
-def test_benchmark_shapes(n, k, act):
-    layer, kernel, w32 = gpu_layer(n, k, act, True)
+def test_benchmark_shapes(n, k, act, bias):
+    layer, kernel, w32 = gpu_layer(n, k, act, bias)
     for m in (1, 4, 16, 64, 256, 1024, 4096):
         check(kernel, layer, w32, torch.randn(m, k, device="cuda").to(act))
 
@@ -140,6 +141,29 @@ def test_cuda_graph_capture_after_warmup(m):
         ref = x.float() @ w32.T
         assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
     assert int(counters.abs().sum()) == 0
+
+
+@pytest.mark.parametrize("n,k,m", [
+    (4096, 14336, 256),  # the 256-row tile split in four, the shared fix-up (a cooperative launch)
+    (4096, 4096, 256),  # the 128-row tile split in two, skewed
+    (14336, 4096, 1024),  # split tail, skewed, persistent
+    (8192, 8192, 4096),  # persistent, whole
+])
+def test_graph_replays_at_the_benchmarks_pingpong_launches(n, k, m):
+    """The benchmark times graph replays; these are the pingpong configs it replays past
+    M = 128 (configs.choose at HEAD), with their counters and partials reused each replay."""
+    layer, kernel, w32 = gpu_layer(n, k, torch.bfloat16, False)
+    x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
+    kernel.apply_weights(layer, x)  # warm-up: compiles, allocates the counters and partials
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = kernel.apply_weights(layer, x)
+    for _ in range(3):
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = x.float() @ w32.T
+        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
 
 
 GEMV_AND_CHUNKED = [

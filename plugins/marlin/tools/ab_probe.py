@@ -111,6 +111,12 @@ def main() -> int:
             b = (configs.choose(m, n, k, sms, tuple({**a_change, **change}.items()), tile_k=case.tile_k, wgmma=True)
                  if args.b_choose or b_table else replace(a, **change))
         variants = {"A": a, "B": b}
+        # A config given to run_gemm runs whole; the table's own call would split off the last
+        # rows past whole 256-row tiles (configs.row_split): say so rather than time it as the table's.
+        one_launch = [tag for tag, cfg in variants.items() if configs.row_split(m, cfg) < m]
+        if one_launch:
+            print(f"# {n}x{k} M={m}: {' and '.join(one_launch)} timed as one launch; the table's call splits "
+                  f"off the last {m - m // 256 * 256} rows (configs.row_split)", flush=True)
 
         def call(tag):
             def fn():
@@ -135,7 +141,8 @@ def main() -> int:
         for tag, us in times.items():
             name = variants[tag].describe() if tag in variants else "F.linear bf16"
             print(f"{n:>5}x{k:<5} M={m:<5} {tag:6s} {name:70s} {' '.join(f'{t:7.1f}' for t in us)} us", flush=True)
-        rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times})
+        rows.append({"N": n, "K": k, "M": m, "A": a.describe(), "B": variants["B"].describe(), "us": times,
+                     "one_launch": one_launch})
     Path(args.out).write_text(json.dumps({"device": torch.cuda.get_device_name(), "a_set": args.a_set,
                                           "a_table": args.a_table, "b_table": args.b_table, "set": args.set,
                                           "b_choose": args.b_choose, "b_gluon": args.b_gluon, "rows": rows}, indent=1))
