@@ -9,7 +9,7 @@ Regimes:
 - larger ``M``: the tile kernel with larger activation tiles (weights decoded once per
   ``BLOCK_M`` rows), or for very large ``M`` dequantize-into-a-buffer + cuBLAS
   (``strategy="dequant"``; ``chunk_mb`` > 0: in N-chunks of about that many MB of bf16,
-  two reusable buffers, cuBLAS writing each chunk's output columns in place), whichever
+  two buffers, cuBLAS writing each chunk's output columns in place), whichever
   measured faster on the H100 (bench/notes_marlin.md).
 
 The table was tuned on an H100 (sm_90; ``GEMV_PAIRS_BELOW`` on an H200); other GPUs get

@@ -87,7 +87,6 @@ class MarlinKernel(Mxfp8LinearKernel):
 # --------------------------------------------------------------------- launching
 _lock = threading.Lock()
 _counters: dict[tuple, object] = {}
-_buffers: dict[tuple, torch.Tensor] = {}
 # Buffers replaced by larger ones stay alive: a CUDA graph captured earlier still holds
 # their addresses.
 _retired: list[torch.Tensor] = []
@@ -134,21 +133,6 @@ def _tile_counters(device: torch.device, count: int) -> torch.Tensor:
                     _counters[pool_key] = (pool, used + 1)
                 _counters[key] = buf
     return buf
-
-
-def _weight_buffer(device: torch.device, dtype: torch.dtype, numel: int, slot: int = 0) -> torch.Tensor:
-    """A reusable buffer for the dequantize-then-cuBLAS path (per stream, dtype and slot:
-    the chunked path alternates between two)."""
-    key = (*_stream_key(device), dtype, slot)
-    buf = _buffers.get(key)
-    if buf is None or buf.numel() < numel:
-        with _lock:
-            old = _buffers.pop(key, None)
-            if old is not None:
-                _retired.append(old)
-            buf = torch.empty(numel, dtype=dtype, device=device)
-            _buffers[key] = buf
-    return buf[:numel]
 
 
 def _side_stream(device: torch.device):
@@ -264,6 +248,9 @@ def run_gemm(
         # cuBLAS would round the product to the activation dtype before the cast to
         # out_dtype (bf16 -> fp16 loses 3 bits); the fused kernel rounds once from float32.
         cfg = configs.choose(min(m, 512), n, k, num_sms(device), overrides=(("strategy", "fused"),), tile_k=tk)
+        # its split filled the GPU with 512 rows; for all m rows (a float32 partial a split
+        # and tile) the tiles alone may fill it: 16384 rows had taken 512 MB of partials
+        cfg = replace(cfg, split_k=configs.fit_split_k(m, n, k, cfg, num_sms(device), 1.0))
     for mode, strategies in _MODES.items():
         if getattr(cfg, mode) and cfg.strategy not in strategies:
             names = " and ".join(f"'{s}'" for s in strategies)
@@ -461,7 +448,7 @@ def _launch_wgmma(kern, x, q, d, rs, bias, out_dtype, cfg, out=None):
 
 def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
     """Dequantize W (exactly, into x's dtype) and let cuBLAS multiply. With ``chunk_mb``
-    the weight goes in N-chunks through two reusable buffers small enough to stay in L2,
+    the weight goes in N-chunks through two buffers small enough to stay in L2,
     and cuBLAS writes each chunk's output columns in place (``out=y[:, n0:n1]``, a strided
     view cuBLAS takes as is); with ``overlap`` chunk i+1 is dequantized on a side stream
     while cuBLAS runs chunk i."""
@@ -473,8 +460,11 @@ def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
     deq_dot = kern.tl.float32 if dec == DECODE_BITS else kern.tl.float16
     b = None if bias is None else bias.to(x.dtype)
     rows = configs.chunk_rows(cfg, n, k)
+    # The weight goes into memory of this call's own: a buffer kept across calls (per stream)
+    # had been shared by threads on one stream, and a thread's cuBLAS could read the weight
+    # another thread dequantized into it meanwhile. The caching allocator reuses the block.
     if rows >= n:
-        w = _weight_buffer(device, x.dtype, n * k).view(n, k)
+        w = torch.empty((n, k), dtype=x.dtype, device=device)
         kern.mx_dequantize[(triton_cdiv(n, 32), k // bk)](q, d, rs, w, 0, n, k, q.stride(0), d.stride(0), TK=tk,
                                                           BLOCK_N=32, BLOCK_K=bk, DECODE=dec, DOT=deq_dot,
                                                           num_warps=4)
@@ -482,7 +472,8 @@ def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
         return y if y.dtype == out_dtype else y.to(out_dtype)
 
     bounds = [(n0, min(n, n0 + rows)) for n0 in range(0, n, rows)]
-    bufs = [_weight_buffer(device, x.dtype, rows * k, slot) for slot in (0, 1)]
+    bufs = [torch.empty(rows * k, dtype=x.dtype, device=device) for _ in (0, 1)]  # the side stream is
+    # waited for before they are freed (main.wait_stream below), so no record_stream is needed
     y = torch.empty((m, n), dtype=x.dtype, device=device)
 
     def chunk(i: int) -> torch.Tensor:

@@ -738,6 +738,77 @@ def test_gemv_and_dequant_fields_are_refused_where_they_would_be_ignored_or_over
         run_gemm(x, *args, config=Config("dequant", overlap=True))
 
 
+def test_two_threads_on_one_stream_each_multiply_their_own_weight(monkeypatch):
+    """On a GPU, two threads on the default stream enqueue in host order: both dequantize
+    kernels can run before either cuBLAS call. A buffer kept per stream had then held the
+    other thread's weight for one of them (relative error 1.7). The barrier makes that order
+    here; the lock serialises the interpreter, which is not thread-safe."""
+    import threading
+    import types
+
+    import torch.nn.functional as F
+
+    from mxfp8_marlin import _triton
+
+    launch, barrier = threading.Lock(), threading.Barrier(2, timeout=120)
+
+    class Serialised:
+        def __init__(self, kernel):
+            self.kernel = kernel
+
+        def __getitem__(self, grid):
+            def run(*args, **kwargs):
+                with launch:
+                    return self.kernel[grid](*args, **kwargs)
+            return run
+
+    def linear(x, w, b=None):
+        barrier.wait()  # the other thread's dequantize has run too
+        return F.linear(x, w, b)
+
+    monkeypatch.setattr(_triton, "mx_dequantize", Serialised(_triton.mx_dequantize))
+    monkeypatch.setattr(kernel_module, "F", types.SimpleNamespace(linear=linear, pad=F.pad))
+    x = torch.randn(600, 64, generator=torch.Generator().manual_seed(3)).to(torch.bfloat16)  # dequantize + cuBLAS
+    assert configs.choose(600, 64, 64, 4, tile_k=64).strategy == "dequant"
+    errors = {}
+
+    def run(seed):
+        layer, config, w32 = make(64, 64, seed=seed)
+        kernel = MarlinKernel(config)
+        kernel.process_weights_after_loading(layer)
+        errors[seed] = (rel_err(kernel.apply_weights(layer, x), reference(x, w32, None)), kernel.tolerance(config))
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 2 and all(err <= tol for err, tol in errors.values()), errors
+
+
+def test_bf16_into_fp16_past_512_rows_splits_k_for_all_the_rows(monkeypatch):
+    """Where dequantize + cuBLAS would round twice, the Triton GEMM runs, with the config for
+    512 rows; its split had stayed the one that fills the GPU with 512 rows (16384 rows of a
+    1024x4096 layer took 512 MB of float32 partials on an H100)."""
+    layer, config, w32 = make(64, 1024)
+    MarlinKernel(config).process_weights_after_loading(layer)
+    x = torch.randn(600, 1024, generator=torch.Generator().manual_seed(4)).to(torch.bfloat16)
+    assert configs.choose(600, 64, 1024, 4, tile_k=512).strategy == "dequant"
+    splits = []
+    real = kernel_module._split_k_buffers
+
+    def spy(device, tiles, split, cfg, counters=1):
+        splits.append(split)
+        return real(device, tiles, split, cfg, counters)
+
+    monkeypatch.setattr(kernel_module, "_split_k_buffers", spy)
+    y = run_gemm(x, layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, None, torch.float16)
+    for_512 = configs.choose(512, 64, 1024, 4, (("strategy", "fused"),), tile_k=512)
+    assert for_512.split_k == 2 and splits == [1]  # three 256-row tiles: nearest one wave of 4 SMs unsplit
+    assert y.dtype == torch.float16 and rel_err(y, reference(x, w32, None)) <= MarlinKernel.tolerance(
+        Mxfp8LinearLayerConfig(1024, 64, torch.bfloat16, torch.float16))
+
+
 def test_unknown_decode_is_refused_before_any_launch():
     layer, _, _ = processed(40, 96, torch.bfloat16)
     x = x_for((3, 96), torch.bfloat16)
