@@ -21,7 +21,9 @@ class Mxfp8Linear(nn.Module):
     checkpoint into ``weight`` (float8_e4m3fn ``[N, K]``), ``weight_scale`` (uint8 E8M0
     ``[N, K/32]``) and ``bias``, then call :meth:`process_weights_after_loading` once:
     it selects the kernel for the layer's device and lets the kernel repack the
-    weights. ``forward`` accepts ``[..., K]`` inputs in ``act_dtype``.
+    weights. ``forward`` accepts ``[..., K]`` inputs in ``act_dtype``. Dtype conversions of
+    a model (``.half()``, ``.to(torch.bfloat16)``) leave the layer's tensors as they are;
+    device moves apply.
     """
 
     def __init__(
@@ -47,6 +49,17 @@ class Mxfp8Linear(nn.Module):
             self.register_parameter("bias", None)
         self.kernel: Mxfp8LinearKernel | None = None
         self.selection: Selection | None = None
+
+    def _apply(self, fn, recurse: bool = True):
+        # model.half() or model.to(torch.bfloat16) converts every floating tensor: here the
+        # float8 weight and a kernel's float32 scales, which no kernel could then run. The
+        # layer's dtypes are its config's, so such a call moves its tensors and converts none
+        # (as PyTorch's quantized modules keep their packed weights).
+        def keep_dtype(t: torch.Tensor) -> torch.Tensor:
+            moved = fn(t)
+            return moved if moved.dtype == t.dtype else t.to(moved.device)
+
+        return super()._apply(keep_dtype, recurse)
 
     @property
     def in_features(self) -> int:

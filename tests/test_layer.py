@@ -57,6 +57,27 @@ def test_non_contiguous_input_is_not_modified():
     assert torch.allclose(y, layer(x.contiguous()))
 
 
+@pytest.mark.parametrize("convert", [lambda m: m.half(), lambda m: m.to(torch.float32), lambda m: m.bfloat16(),
+                                     lambda m: m.to("cpu", torch.float16)], ids=["half", "to_fp32", "bf16", "to_both"])
+@pytest.mark.parametrize("weights", ["mxfp8", "dequantized"])
+def test_a_models_dtype_conversion_leaves_the_layer_as_its_config_says(convert, weights, monkeypatch):
+    """model.half() had turned the float8 weight (and a kernel's dequantized weight) into
+    fp16, and the bias with it: the next forward failed, or ran another layer than loaded."""
+    monkeypatch.setenv("MXFP8_EMULATION_WEIGHTS", weights)
+    torch.manual_seed(2)
+    model = nn.Sequential(Mxfp8Linear.from_linear(nn.Linear(64, 16).to(torch.bfloat16)), nn.LayerNorm(16))
+    x = torch.randn(3, 64, dtype=torch.bfloat16)
+    before = {name: t.clone() for name, t in model[0].state_dict().items()}
+    y = model[0](x)
+    convert(model)
+    after = model[0].state_dict()
+    assert before.keys() == after.keys()
+    assert all(t.dtype == after[name].dtype and torch.equal(t.view(torch.uint8), after[name].view(torch.uint8))
+               for name, t in before.items())
+    assert model[1].weight.dtype == convert(nn.Linear(1, 1)).weight.dtype  # the rest of the model converted
+    assert torch.equal(model[0](x), y)
+
+
 def test_engine_lifecycle_load_state_dict_then_process():
     torch.manual_seed(2)
     source = Mxfp8Linear.from_linear(nn.Linear(128, 32))
