@@ -48,6 +48,18 @@ def check(kernel, layer, w32, x):
     return err
 
 
+def check_replays(graph, x, y, w32, tolerance, bias=None):
+    """Three replays, each on new activations in ``x``, leave ``y`` within ``tolerance``."""
+    for _ in range(3):
+        x.copy_(torch.randn_like(x))
+        graph.replay()
+        torch.cuda.synchronize()
+        ref = x.float() @ w32.T
+        if bias is not None:
+            ref += bias.float()
+        assert float((y.float() - ref).norm() / ref.norm()) <= tolerance
+
+
 @pytest.mark.parametrize("act", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("m", MS)
@@ -134,12 +146,7 @@ def test_cuda_graph_capture_after_warmup(m):
     if split_k > 1:
         pool = kernel_module._counters[("counter pool", "cuda", x.device.index)][0]
         assert counters.untyped_storage().data_ptr() == pool.untyped_storage().data_ptr()
-    for _ in range(3):
-        x.copy_(torch.randn_like(x))
-        graph.replay()
-        torch.cuda.synchronize()
-        ref = x.float() @ w32.T
-        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
+    check_replays(graph, x, y, w32, kernel.tolerance(kernel.config))
     assert int(counters.abs().sum()) == 0
 
 
@@ -158,12 +165,7 @@ def test_graph_replays_at_the_benchmarks_pingpong_launches(n, k, m):
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         y = kernel.apply_weights(layer, x)
-    for _ in range(3):
-        x.copy_(torch.randn_like(x))
-        graph.replay()
-        torch.cuda.synchronize()
-        ref = x.float() @ w32.T
-        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
+    check_replays(graph, x, y, w32, kernel.tolerance(kernel.config))
 
 
 GEMV_AND_CHUNKED = [
@@ -209,12 +211,7 @@ def test_gemv_and_chunked_under_graph_capture(cfg):
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         y = run_gemm(x, *args, config=cfg)
-    for _ in range(3):
-        x.copy_(torch.randn_like(x))
-        graph.replay()
-        torch.cuda.synchronize()
-        ref = x.float() @ w32.T + layer.bias.float()
-        assert float((y.float() - ref).norm() / ref.norm()) <= kernel.tolerance(kernel.config)
+    check_replays(graph, x, y, w32, kernel.tolerance(kernel.config), layer.bias)
 
 
 WGMMA = [cfg for _, cfg, _ in configs.WGMMA_TABLE.values()] + [configs.PINGPONG_128, configs.PINGPONG_256]
