@@ -161,7 +161,7 @@ def test_graph_replays_at_the_benchmarks_pingpong_launches(n, k, m):
     M = 128 (configs.choose at HEAD), with their counters and partials reused each replay."""
     layer, kernel, w32 = gpu_layer(n, k, torch.bfloat16, False)
     x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
-    kernel.apply_weights(layer, x)  # warm-up: compiles, allocates the counters and partials
+    kernel.apply_weights(layer, x)  # warm-up: compiles, takes the stream's slot of the counter pool
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         y = kernel.apply_weights(layer, x)
@@ -207,7 +207,7 @@ def test_gemv_and_chunked_under_graph_capture(cfg):
     m = 1 if cfg.strategy == "gemv" else 700
     x = torch.randn(m, 4096, device="cuda", dtype=torch.bfloat16)
     args = (layer.marlin_weight, layer.marlin_scale, layer.marlin_row_scale, layer.bias, torch.bfloat16)
-    run_gemm(x, *args, config=cfg)  # warm-up: compiles, allocates buffers and the side stream
+    run_gemm(x, *args, config=cfg)  # warm-up: compiles, makes the side stream
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         y = run_gemm(x, *args, config=cfg)
