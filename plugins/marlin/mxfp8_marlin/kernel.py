@@ -472,8 +472,9 @@ def _dequant_then_cublas(kern, x, q, d, rs, bias, out_dtype, cfg, dec):
         return y if y.dtype == out_dtype else y.to(out_dtype)
 
     bounds = [(n0, min(n, n0 + rows)) for n0 in range(0, n, rows)]
-    bufs = [torch.empty(rows * k, dtype=x.dtype, device=device) for _ in (0, 1)]  # the side stream is
-    # waited for before they are freed (main.wait_stream below), so no record_stream is needed
+    # Freed on the main stream after it waits for the side one (main.wait_stream below), so
+    # they need no record_stream.
+    bufs = [torch.empty(rows * k, dtype=x.dtype, device=device) for _ in (0, 1)]
     y = torch.empty((m, n), dtype=x.dtype, device=device)
 
     def chunk(i: int) -> torch.Tensor:
