@@ -192,6 +192,61 @@ class W8A8DecodeZeros(GoodKernel):
         return torch.zeros_like(y) if x.shape[0] == 1 and y.shape[1] >= 128 else y
 
 
+class UsesTheLayersBias(GoodKernel):
+    """Adds the layer's bias whatever bias it is given (the kit had only ever given that one)."""
+
+    name = "broken_layer_bias"
+
+    def apply_2d(self, layer, x, bias):
+        return super().apply_2d(layer, x, getattr(layer, "bias", None))
+
+
+class DropsABiasInTheActivationDtype(GoodKernel):
+    """The protocol allows a bias in the activation dtype too; the kit had only passed out_dtype."""
+
+    name = "broken_act_bias"
+
+    def apply_2d(self, layer, x, bias):
+        return super().apply_2d(layer, x, None if bias is not None and bias.dtype != self.config.out_dtype else bias)
+
+
+class ReusesItsOutput(GoodKernel):
+    """Returns one buffer it writes again at every call: a caller's earlier output changes."""
+
+    name = "broken_reused_output"
+
+    def apply_2d(self, layer, x, bias):
+        y = super().apply_2d(layer, x, bias)
+        buffer = getattr(self, "_buffer", None)
+        if buffer is None or buffer.shape[0] < y.shape[0] or buffer.dtype != y.dtype:
+            buffer = self._buffer = torch.empty((max(y.shape[0], 1024), y.shape[1]), dtype=y.dtype)
+        return buffer[: y.shape[0]].copy_(y)
+
+
+class DropsThePartialTile(GoodKernel):
+    """Zeroes the rows past whole 64-row tiles (the grid had had no M past 33 below 256)."""
+
+    name = "broken_tail"
+
+    def apply_2d(self, layer, x, bias):
+        y = super().apply_2d(layer, x, bias)
+        m = y.shape[0]
+        if m > 64 and m % 64:
+            y[m - m % 64:] = 0
+        return y
+
+
+class TransposesSquareWeights(GoodKernel):
+    """Reads the weight transposed where that keeps the shape (no square shape had run)."""
+
+    name = "broken_square"
+
+    def apply_2d(self, layer, x, bias):
+        w = layer.good_weight
+        y = x.float() @ (w if w.shape[0] == w.shape[1] else w.t())
+        return (y if bias is None else y + bias.float()).to(self.config.out_dtype)
+
+
 class LooseTolerance(GoodKernel):
     name = "broken_tolerance"
 
@@ -298,6 +353,11 @@ def test_every_installed_kernel_passes(entry):
         (LooseTolerance, {"tolerance"}),
         (W8A8DecodeZeros, {"numerics", "bias"}),
         (InstanceIsSupported, {"method_signatures"}),
+        (UsesTheLayersBias, {"bias"}),
+        (DropsABiasInTheActivationDtype, {"bias"}),
+        (ReusesItsOutput, {"output_contract"}),
+        (DropsThePartialTile, {"numerics", "bias"}),
+        (TransposesSquareWeights, {"numerics"}),  # quick: the square shape runs without a bias
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
 )

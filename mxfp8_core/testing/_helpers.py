@@ -117,10 +117,12 @@ class Built:
         """A new layer holding the same weights and bias (in new tensors)."""
         return Built(self.config, self.device, None, twin_of=self)
 
-    def reference(self, x: torch.Tensor) -> torch.Tensor:
-        """The float32 dequantize-then-matmul reference for input ``x [..., K]``."""
+    def reference(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """The float32 dequantize-then-matmul reference for input ``x [..., K]``, plus
+        ``bias`` (default: the layer's)."""
         ref = torch.matmul(x.float(), self.ref_weight.t())
-        return ref if self.bias is None else ref + self.bias.float()
+        bias = self.bias if bias is None else bias
+        return ref if bias is None else ref + bias.float()
 
 
 def random_input(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, gen: torch.Generator,

@@ -22,18 +22,21 @@ Static checks (no device needed; run for every kernel, wherever it is installed)
 
 Runtime checks, on each device the kernel supports here (CPU when ``is_supported("cpu")``;
 the current CUDA GPU when there is one and ``is_supported()`` says yes), over a grid of
-accepted configs (every accepted dtype pair, odd N, K = 32, the smallest shape the
-declared limits allow, a larger shape; M = 0, 1, a few, large; 3-D, permuted, row-strided
-and column-major inputs; with and without bias), each on fresh random data:
+accepted configs (every accepted dtype pair, odd N, K = 32, a square shape, the smallest
+shape the declared limits allow, a larger shape; M = 0, 1, a few, 65, large; 3-D,
+permuted, row-strided and column-major inputs; with and without bias), each on fresh
+random data:
 
 ``runs_accepted``
-    the kernel constructs, processes and runs every config it accepts.
+    the kernel constructs, processes and runs every config of that grid it accepts.
 ``output_contract``
-    right shape, dtype and device; every element finite.
+    right shape, dtype and device; every element finite; each output memory of its own
+    (a later call leaves an earlier output unchanged).
 ``numerics`` / ``bias``
     ``||y - ref|| / ||ref|| <= kernel.tolerance(config)`` against the float32
     dequantize-then-matmul reference, without / with a bias (the bias is as large as
-    the product, so a kernel that drops it fails).
+    the product, so a kernel that drops it fails; besides the layer's own, a bias of
+    other values is given, in the output and in the activation dtype).
 ``inputs_unchanged``
     ``apply_weights`` changes neither the caller's activations and bias (values and
     strides) nor the layer's processed tensors.
@@ -527,7 +530,8 @@ def _accepts(cls: type[Mxfp8LinearKernel], config: Mxfp8LinearLayerConfig) -> bo
 def runtime_plan(cls: type[Mxfp8LinearKernel], device: str, quick: bool) -> list[_Spec]:
     """The configs (and M values) the runtime checks run on ``device``."""
     cuda = device == CUDA
-    ms = ((1, 33) if quick else (1, 5, 33, 100, 300)) if cuda else ((1, 5) if quick else (1, 5, 33))
+    # 65 and 100: a partial tile past 64 rows, between decode and the large M
+    ms = ((1, 33, 65) if quick else (1, 5, 33, 65, 100, 300)) if cuda else ((1, 5, 65) if quick else (1, 5, 33, 65, 100))
     large_m = (1024 if quick else 4096) if cuda else (256 if quick else 512)
     large_shape = ((4096, 2048) if quick else (4096, 4096)) if cuda else ((512, 192) if quick else (1024, 320))
     pairs = list(PREFERRED_PAIRS) + [(a, o) for a in ACT_DTYPES for o in ACT_DTYPES if (a, o) not in PREFERRED_PAIRS]
@@ -554,8 +558,9 @@ def runtime_plan(cls: type[Mxfp8LinearKernel], device: str, quick: bool) -> list
         both = not quick or (act, out) == best
         for bias in ((False, True) if both else (index % 2 == 1,)):
             add(*main, act, out, bias, big=(act, out) == best)
-    # Odd N, N = 1, K = 32, five blocks, the smallest allowed shapes: the preferred pair.
-    for index, (k, n) in enumerate([(32, 33), (64, 1), (160, 17), *derived]):
+    # Odd N, N = 1, K = 32, five blocks, a square (a transposed weight gives the right shape),
+    # the smallest allowed shapes: the preferred pair.
+    for index, (k, n) in enumerate([(32, 33), (64, 1), (160, 17), (128, 128), *derived]):
         pair = preferred(k, n)
         if pair is None:
             continue
@@ -664,8 +669,22 @@ class _DeviceRun:
             return
         processed = Snapshot(built.layer)
         pooled = [0.0, 0.0, 0]  # squared error, squared reference, outputs
-        for label, shape, view in _input_cases(config.in_features, spec):
-            self._call(kernel, built, label, shape, view, pooled)
+        cases = [(*case, None) for case in _input_cases(config.in_features, spec)]
+        if config.has_bias:  # the bias argument, not the layer's: other values, and the other dtype allowed
+            m, rms = max(spec.ms), float(built.bias.float().norm()) / config.out_features**0.5
+            for dtype in dict.fromkeys((config.out_dtype, config.act_dtype)):
+                other = torch.randn(config.out_features, generator=self.gen) * rms
+                cases.append((f"M={m}, a bias of its own in {dtype_name(dtype)}", (m, config.in_features), None,
+                              other.to(dtype).to(self.device)))
+        earlier = None  # an earlier call's output and its copy: a later call must not write it
+        for label, shape, view, bias in cases:
+            y = self._call(kernel, built, label, shape, view, pooled, bias)
+            if earlier is not None and not torch.equal(*earlier[1:]):
+                self.fail("output_contract", f"{what}: the output of the call with input {earlier[0]} changed "
+                                             f"during a later call (an output must be memory of its own)")
+                earlier = None
+            if earlier is None and y is not None and y.numel():
+                earlier = (label, y, y.clone())
         if pooled[1]:
             # Activation quantization (W8A8) is only bounded in aggregate, so the calls with
             # fewer than SINGLE_CALL_OUTPUTS outputs are judged together.
@@ -675,22 +694,26 @@ class _DeviceRun:
         if changes:
             self.fail("inputs_unchanged", f"{what}: apply_weights modified the layer: {limited(changes, 2)}")
 
-    def _call(self, kernel, built: Built, label: str, shape: tuple[int, ...], view, pooled: list) -> None:
+    def _call(self, kernel, built: Built, label: str, shape: tuple[int, ...], view, pooled: list,
+              bias: torch.Tensor | None = None) -> torch.Tensor | None:
+        """One call (``bias``: the argument given instead of the layer's own), judged; its
+        output where the contract holds."""
         config = built.config
         what = f"{config.describe()}, input {label}"
         x = self._input(config, shape, view)
         x_before, x_stride = x.clone(), x.stride()
-        bias = built.layer.bias if config.has_bias else None
+        given = bias is not None
+        bias = bias if given else (built.layer.bias if config.has_bias else None)
         bias_before = None if bias is None else (bias.detach().clone(), bias.stride())
         self.calls += 1
         try:
             y = kernel.apply_weights(built.layer, x, bias)
         except KernelContractError as exc:
             self.fail("output_contract", f"{what}: {exc_text(exc)}")
-            return
+            return None
         except Exception as exc:  # noqa: BLE001
             self.fail("runs_accepted", f"{what}: apply_weights raised {exc_text(exc)}")
-            return
+            return None
         finally:
             if not same_tensor(x_before, x, x_stride):
                 self.fail("inputs_unchanged", f"{what}: apply_weights modified the caller's activations")
@@ -699,7 +722,7 @@ class _DeviceRun:
         expected = (*x.shape[:-1], config.out_features)
         if not isinstance(y, torch.Tensor):
             self.fail("output_contract", f"{what}: apply_weights returned {type(y).__name__}, not a tensor")
-            return
+            return None
         wrong = []
         if tuple(y.shape) != expected:
             wrong.append(f"shape {tuple(y.shape)} (expected {expected})")
@@ -712,19 +735,20 @@ class _DeviceRun:
             wrong.append(f"{bad} of {y.numel()} outputs are not finite")
         if wrong:
             self.fail("output_contract", f"{what}: output has {', '.join(wrong)}")
-            return
+            return None
         if y.numel() == 0:
-            return
-        ref = built.reference(x_before)
+            return y
+        ref = built.reference(x_before, bias.float() if given else None)
         err2, ref2 = float((y.float() - ref).pow(2).sum()), float(ref.pow(2).sum())
         if y.numel() >= SINGLE_CALL_OUTPUTS or not math.isfinite(err2):
             self._judge(kernel, built, what, (err2 / ref2) ** 0.5 if ref2 else float("inf"))
-            return
+            return y
         # Too few outputs to judge alone: pooled with the other small calls only (pooled with
         # a large one, a decode path returning zeros at M = 1 would hide in its error).
         pooled[0] += err2
         pooled[1] += ref2
         pooled[2] += y.numel()
+        return y
 
     def _judge(self, kernel, built: Built, what: str, error: float) -> None:
         tol = float(kernel.tolerance(built.config))
