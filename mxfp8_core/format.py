@@ -136,3 +136,14 @@ def check_mxfp8_pair(data: torch.Tensor, scales: torch.Tensor, what: str) -> Non
         )
     if data.device != scales.device:
         raise ValueError(f"{what}: data is on {data.device} but scales are on {scales.device}")
+
+
+def check_no_nan_scales(scales: torch.Tensor, what: str) -> None:
+    """Raise a ValueError naming the rows of ``scales`` (``[N, K/32]`` E8M0 bytes, called
+    ``what``) that hold the NaN byte, which no finite weight has."""
+    nan_rows = (scales == SCALE_NAN).any(dim=1).nonzero().flatten()
+    if nan_rows.numel():
+        raise ValueError(
+            f"{what} holds NaN scale bytes (0xFF) in {nan_rows.numel()} row(s), first row "
+            f"{int(nan_rows[0])}: the checkpoint is corrupt or was quantized from non-finite weights"
+        )

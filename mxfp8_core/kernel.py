@@ -30,7 +30,7 @@ import torch
 from ._text import describe
 from .config import DTYPE_NAMES, Mxfp8LinearLayerConfig
 from .errors import KernelContractError
-from .format import BLOCK_SIZE, SCALE_NAN
+from .format import BLOCK_SIZE, check_no_nan_scales
 from .platform import CPU, CUDA, Target, resolve_target
 from .support import Support
 
@@ -283,12 +283,7 @@ def check_layer_weights(layer: torch.nn.Module, config: Mxfp8LinearLayerConfig) 
         )
     if weight.device != scale.device:
         raise ValueError(f"layer.weight is on {weight.device} but layer.weight_scale is on {scale.device}")
-    nan_rows = (scale == SCALE_NAN).any(dim=1).nonzero().flatten()
-    if nan_rows.numel():
-        raise ValueError(
-            f"layer.weight_scale holds NaN scale bytes (0xFF) in {nan_rows.numel()} row(s), first row "
-            f"{int(nan_rows[0])}: the checkpoint is corrupt or was quantized from non-finite weights"
-        )
+    check_no_nan_scales(scale, "layer.weight_scale")
     return weight, scale
 
 

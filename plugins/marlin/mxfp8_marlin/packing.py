@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import torch
 
-from mxfp8_core.format import SCALE_NAN, check_mxfp8_pair
+from mxfp8_core.format import check_mxfp8_pair, check_no_nan_scales
 
 from .configs import BLOCK, fit_block_k
 
@@ -82,13 +82,14 @@ def pack_weights(weight: torch.Tensor, weight_scale: torch.Tensor, tile: int | N
         raise ValueError(f"marlin: pack_weights takes a weight [N, K] (got {tuple(weight.shape)})")
     n, k = weight.shape
     tk = tile_k(k, tile)
+    check_no_nan_scales(weight_scale, "marlin: pack_weights: weight_scale")
     q = weight.view(torch.uint8)
-    for what, nan in (("layer.weight holds e4m3 NaN bytes (0x7F/0xFF)", (q & E4M3_NAN_MASK) == E4M3_NAN_MASK),
-                      ("layer.weight_scale holds NaN scale bytes (0xFF)", weight_scale == SCALE_NAN)):
-        nan_rows = nan.any(dim=1).nonzero().flatten()
-        if nan_rows.numel():
-            raise ValueError(f"marlin: {what} in {nan_rows.numel()} row(s), first row {int(nan_rows[0])}; the "
-                             f"checkpoint is corrupt or was quantized from non-finite weights")
+    nan_rows = ((q & E4M3_NAN_MASK) == E4M3_NAN_MASK).any(dim=1).nonzero().flatten()
+    if nan_rows.numel():
+        raise ValueError(
+            f"marlin: layer.weight holds e4m3 NaN bytes (0x7F/0xFF) in {nan_rows.numel()} row(s), first "
+            f"row {int(nan_rows[0])}; the checkpoint is corrupt or was quantized from non-finite weights"
+        )
     scale = weight_scale.to(torch.int32)
     row_max = scale.amax(dim=1, keepdim=True)  # [N, 1]
     padded_n = -(-n // PAD_N) * PAD_N
